@@ -1,0 +1,40 @@
+"""Unit tests of the helpers in tools/bookkit.py."""
+import base64
+
+import nbformat
+
+from bookkit import cell_figures, environment_yml, notebook_figures, read_lock, toc_docnames
+
+PNG = base64.b64encode(b"\x89PNG fake").decode()
+
+
+def test_toc_docnames_walks_parts_and_sections(tmp_path):
+    toc = tmp_path / "_toc.yml"
+    toc.write_text(
+        "format: jb-book\nroot: intro\nparts:\n  - caption: A\n    chapters:\n"
+        "      - file: a/one\n        sections:\n          - file: a/two\n  - chapters:\n      - file: b\n"
+    )
+    assert toc_docnames(toc) == ["intro", "a/one", "a/two", "b"]
+
+
+def test_cell_figures_keys_by_name_and_numbers_several():
+    outputs = [{"output_type": "display_data", "data": {"image/png": PNG, "text/plain": "x"}}]
+    meta = {"mystnb": {"figure": {"name": "fig-a"}}}
+    assert list(cell_figures(meta, outputs, "cell-3")) == ["fig-a.png"]
+    assert list(cell_figures({}, outputs * 2, "cell-3")) == ["cell-3-1.png", "cell-3-2.png"]
+    assert cell_figures(meta, [{"output_type": "stream", "text": "hi"}], "cell-3") == {}
+
+
+def test_notebook_figures_counts_code_cells_only():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("text"), nbformat.v4.new_code_cell("plot()")]
+    nb.cells[1].outputs = [nbformat.v4.new_output("display_data", data={"image/png": PNG})]
+    assert list(notebook_figures(nb)) == ["cell-0.png"]
+
+
+def test_read_lock_and_environment_yml(tmp_path):
+    lock = tmp_path / "requirements.lock"
+    lock.write_text("# header\nJupyter_Book==1.0.4.post1\nnumpy==2.4.6\n")
+    assert read_lock(lock) == {"jupyter-book": "1.0.4.post1", "numpy": "2.4.6"}
+    text = environment_yml(lock.read_text())
+    assert "      - Jupyter_Book==1.0.4.post1\n" in text and "python=3.11" in text

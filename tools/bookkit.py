@@ -1,0 +1,137 @@
+"""Small helpers shared by the book's tools and tests.
+
+Everything here is about the repository's layout: which pages exist, where their executed
+notebooks and reference figures live, and what the pinned environment is.
+"""
+from __future__ import annotations
+
+import base64
+import os
+import re
+from pathlib import Path
+
+import yaml
+
+# BOOK_ROOT lets the tests run the figure check on a throw-away book of their own.
+ROOT = Path(os.environ.get("BOOK_ROOT") or Path(__file__).resolve().parent.parent)
+NOTEBOOK_DIRS = ("chapters", "exercises", "solutions")
+FIGURE_MIME = "image/png"
+
+
+def toc_docnames(toc_path: Path = ROOT / "_toc.yml") -> list[str]:
+    """Every `file:` entry of a Jupyter Book table of contents, root first, in order."""
+    toc = yaml.safe_load(toc_path.read_text())
+    names = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                names.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk({key: value for key, value in toc.items() if key != "root"})
+    return names
+
+
+def is_myst_notebook(path: Path) -> bool:
+    """A MyST Markdown file is a notebook when its front matter names a kernel."""
+    text = path.read_text()
+    if not text.startswith("---\n"):
+        return False
+    front = text.split("\n---\n", 1)[0]
+    return "kernelspec:" in front
+
+
+def notebook_sources(root: Path = ROOT) -> list[Path]:
+    """The MyST notebook sources of the book: pages, exercises and answer keys."""
+    found = []
+    for folder in NOTEBOOK_DIRS:
+        found.extend(p for p in sorted((root / folder).glob("*.md")) if is_myst_notebook(p))
+    return found
+
+
+def executed_notebook(source: Path) -> Path:
+    """The committed executed notebook that belongs to a MyST source (and that Colab opens)."""
+    return source.with_suffix(".ipynb")
+
+
+def reference_dir(notebook: Path, root: Path = ROOT) -> Path:
+    """Where the reference images of a notebook's figures are kept."""
+    relative = notebook.resolve().relative_to(root.resolve()).with_suffix("")
+    return root / "figures" / relative
+
+
+def figure_name(cell_metadata: dict) -> str | None:
+    """The name a cell gives its figure (myst-nb `mystnb.figure.name`), if any."""
+    return ((cell_metadata.get("mystnb") or {}).get("figure") or {}).get("name")
+
+
+def cell_figures(cell_metadata: dict, outputs: list, cell_label: str) -> dict[str, bytes]:
+    """The PNG images among one cell's outputs, keyed by the file name of their reference.
+
+    A cell with one figure is stored as `<name>.png`, several as `<name>-1.png`, ...
+    A figure without a name is keyed by `cell_label`, so that it still has to be matched.
+    """
+    images = [
+        base64.b64decode(out["data"][FIGURE_MIME])
+        for out in outputs
+        if FIGURE_MIME in (out.get("data") or {})
+    ]
+    stem = figure_name(cell_metadata) or cell_label
+    if len(images) == 1:
+        return {f"{stem}.png": images[0]}
+    return {f"{stem}-{k}.png": image for k, image in enumerate(images, start=1)}
+
+
+def notebook_figures(nb) -> dict[str, bytes]:
+    """All figures of an executed notebook, keyed as in `cell_figures`.
+
+    Unnamed figures are labelled by code-cell number, counted from 0 as nbval does.
+    """
+    figures = {}
+    code_cells = [cell for cell in nb.cells if cell.cell_type == "code"]
+    for number, cell in enumerate(code_cells):
+        figures.update(cell_figures(cell.metadata, cell.get("outputs", []), f"cell-{number}"))
+    return figures
+
+
+LOCK_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#]+)")
+
+
+def read_lock(path: Path = ROOT / "requirements.lock") -> dict[str, str]:
+    """Package name (normalised) -> pinned version, from a `name==version` lock file."""
+    pins = {}
+    for line in path.read_text().splitlines():
+        match = LOCK_LINE.match(line.strip())
+        if match:
+            pins[normalise(match.group(1))] = match.group(2)
+    return pins
+
+
+def normalise(name: str) -> str:
+    """PEP 503 normalised package name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+# System-level packages Binder needs besides Python (conda-forge names).
+BINDER_CONDA_PACKAGES = ("python=3.11", "pip")
+
+
+def environment_yml(lock_text: str) -> str:
+    """The environment.yml (what Binder reads) that corresponds to a lock file's text."""
+    pins = [line.strip() for line in lock_text.splitlines() if LOCK_LINE.match(line.strip())]
+    lines = [
+        "# Generated from requirements.lock by `make lock`; tests fail when the two drift apart.",
+        "name: partial-pooling",
+        "channels:",
+        "  - conda-forge",
+        "dependencies:",
+        *(f"  - {pkg}" for pkg in BINDER_CONDA_PACKAGES),
+        "  - pip:",
+        *(f"      - {pin}" for pin in pins),
+    ]
+    return "\n".join(lines) + "\n"

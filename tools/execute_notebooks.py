@@ -1,0 +1,55 @@
+"""Execute the book's MyST notebooks and write each executed notebook beside its source.
+
+Usage: python tools/execute_notebooks.py [chapters/page.md ...]   (run by `make notebooks`)
+
+The executed `.ipynb` files are committed: Colab and Binder open them, and the tests
+re-execute them with nbval and compare. A page that fails keeps its previous `.ipynb`.
+"""
+import sys
+import time
+from pathlib import Path
+
+import jupytext
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bookkit import ROOT, executed_notebook, notebook_sources  # noqa: E402
+
+CELL_TIMEOUT = 600  # seconds; a cold PyTensor compile of a first model takes tens of seconds
+
+
+def execute(source: Path) -> nbformat.NotebookNode:
+    nb = jupytext.read(source)
+    # No timestamps in cell metadata: the committed notebooks should change only when results do.
+    client = NotebookClient(
+        nb, timeout=CELL_TIMEOUT, kernel_name="python3", record_timing=False,
+        resources={"metadata": {"path": str(source.parent)}},
+    )
+    client.execute()
+    return nb
+
+
+def main(argv):
+    sources = [Path(a).resolve() for a in argv] or notebook_sources()
+    failed = []
+    for source in sources:
+        label = source.relative_to(ROOT)
+        start = time.perf_counter()
+        try:
+            nb = execute(source)
+        except CellExecutionError as error:
+            failed.append(label)
+            print(f"FAILED {label}: a cell raised an error; its .ipynb was left as it was.\n{error}\n")
+            continue
+        nbformat.write(nb, executed_notebook(source))
+        print(f"executed {label} in {time.perf_counter() - start:.1f} s")
+    if failed:
+        print("Fix the failing pages and run `make notebooks` again:", ", ".join(map(str, failed)))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
