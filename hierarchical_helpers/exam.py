@@ -1,0 +1,24 @@
+"""The simulated exam data of the first page, reused by later pages."""
+import numpy as np
+import pandas as pd
+
+INSTRUCTORS = ("Abara", "Brennan", "Castillo", "Dube", "Eklund")
+SECTION_SIZES = (7, 16, 12, 19, 14)
+
+
+def simulate_exam(seed, population_mean=66.0, population_sd=6.0, student_sd=12.0):
+    """Exam scores of five sections of unequal size, and the true section means.
+
+    Each instructor's true mean is drawn from the population of instructors; each student's
+    score scatters around their instructor's mean. Returns (scores, true_means): a DataFrame
+    with one row per student (`instructor` as a categorical, `score`) and a Series of the
+    true section means indexed by instructor.
+    """
+    rng = np.random.default_rng(seed)
+    true_means = rng.normal(loc=population_mean, scale=population_sd, size=len(INSTRUCTORS)).round(1)
+    instructor_idx = np.repeat(np.arange(len(INSTRUCTORS)), SECTION_SIZES)
+    scores = rng.normal(true_means[instructor_idx], student_sd).round(1)
+    exam = pd.DataFrame(
+        {"instructor": pd.Categorical.from_codes(instructor_idx, INSTRUCTORS), "score": scores}
+    )
+    return exam, pd.Series(true_means, index=pd.Index(INSTRUCTORS, name="instructor"), name="true mean")
