@@ -4,6 +4,9 @@
 # Deliberate, slower commands that rewrite committed files:
 #   make notebooks   re-execute the MyST sources into the committed .ipynb files
 #   make figures     refresh the reference images in figures/ from those notebooks
+#   make exercises   regenerate student notebooks and checks from each exercise's single source
+#   make html-student  build the website without any solution into _build/student-site
+#   make grade EXERCISE=name SUBMISSIONS=folder   grade submissions into a CSV score table
 #   make lock        re-resolve requirements.in into requirements.lock and environment.yml
 
 PYTHON ?= python3.11
@@ -17,7 +20,7 @@ export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
 export JUPYTER_PLATFORM_DIRS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: html test notebooks figures lock env clean
+.PHONY: html html-student test notebooks figures exercises grade lock env clean
 
 html: $(READY)
 	$(BIN)/python tools/build_book.py
@@ -27,6 +30,16 @@ test: $(READY)
 
 notebooks: $(READY)
 	$(BIN)/python tools/execute_notebooks.py $(PAGES)
+
+exercises: $(READY)
+	$(BIN)/python tools/exercise_products.py
+
+html-student: $(READY)
+	$(BIN)/python tools/build_student_site.py
+
+grade: $(READY)
+	@test -n "$(EXERCISE)" -a -n "$(SUBMISSIONS)" || (echo "usage: make grade EXERCISE=shrinkage-arithmetic SUBMISSIONS=path/to/folder [TIMEOUT=300]"; exit 2)
+	$(BIN)/python tools/grade.py $(EXERCISE) $(SUBMISSIONS) $(if $(TIMEOUT),--timeout $(TIMEOUT))
 
 figures: $(READY)
 	$(BIN)/python tools/update_figures.py

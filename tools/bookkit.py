@@ -55,8 +55,26 @@ def notebook_sources(root: Path = ROOT) -> list[Path]:
 
 
 def executed_notebook(source: Path) -> Path:
-    """The committed executed notebook that belongs to a MyST source (and that Colab opens)."""
+    """The committed executed notebook of a MyST source.
+
+    For a chapter page it sits beside the source (and is what Colab opens). For an exercise it
+    is the answer key in solutions/: the notebook beside an exercise's source is the student
+    notebook, which has no solutions and is not executed.
+    """
+    if source.parent.name == "exercises":
+        return source.parent.parent / "solutions" / source.with_suffix(".ipynb").name
     return source.with_suffix(".ipynb")
+
+
+def exercise_sources(root: Path = ROOT) -> list[Path]:
+    """The single source of every exercise."""
+    return [p for p in notebook_sources(root) if p.parent.name == "exercises"]
+
+
+def repository(root: Path = ROOT) -> tuple[str, str]:
+    """(GitHub URL, branch) of the book's repository, from _config.yml: the one place they live."""
+    config = yaml.safe_load((root / "_config.yml").read_text())["repository"]
+    return config["url"].rstrip("/"), config.get("branch", "main")
 
 
 def reference_dir(notebook: Path, root: Path = ROOT) -> Path:
