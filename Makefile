@@ -7,6 +7,7 @@
 #   make exercises   regenerate student notebooks and checks from each exercise's single source
 #   make html-student  build the website without any solution into _build/student-site
 #   make grade EXERCISE=name SUBMISSIONS=folder   grade submissions into a CSV score table
+#   make benchmark   measure execution cost cold and warm, and compare samplers (benchmarks/)
 #   make lock        re-resolve requirements.in into requirements.lock and environment.yml
 
 PYTHON ?= python3.11
@@ -20,7 +21,7 @@ export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
 export JUPYTER_PLATFORM_DIRS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: html html-student test notebooks figures exercises grade lock env clean
+.PHONY: html html-student test notebooks figures exercises grade benchmark lock env clean
 
 html: $(READY)
 	$(BIN)/python tools/build_book.py
@@ -40,6 +41,9 @@ html-student: $(READY)
 grade: $(READY)
 	@test -n "$(EXERCISE)" -a -n "$(SUBMISSIONS)" || (echo "usage: make grade EXERCISE=shrinkage-arithmetic SUBMISSIONS=path/to/folder [TIMEOUT=300]"; exit 2)
 	$(BIN)/python tools/grade.py $(EXERCISE) $(SUBMISSIONS) $(if $(TIMEOUT),--timeout $(TIMEOUT))
+
+benchmark: $(READY)
+	$(BIN)/python tools/benchmark.py
 
 figures: $(READY)
 	$(BIN)/python tools/update_figures.py
