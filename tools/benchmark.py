@@ -6,8 +6,8 @@ Not part of the test suite: timings are measurements, not pass/fail checks. Writ
 benchmarks/results.json and benchmarks/results.md (shown on the status page):
 
 1. Every chapter page and exercise answer key is executed top to bottom twice, first with an
-   empty PyTensor compile cache (cold, as on a fresh Colab machine) and then again with a
-   warm cache. Per notebook: wall time, and the time of every cell that
+   empty PyTensor compile cache (cold, as on a fresh Colab machine) and then again with the
+   cache that run left (warm). Per notebook: wall time, and the time of every cell that
    samples a model (compilation and sampling together).
 2. The chapter's main models are sampled with PyMC's default NUTS and with nutpie, each in a
    fresh process (cold: compilation included) and a second time in the same process (warm),
@@ -106,24 +106,29 @@ def execute(source: Path) -> dict:
     return {"wall_s": round(wall, 1), "sampling_cells_s": model_cells}
 
 
-def benchmark_pages() -> dict:
+def benchmark_pages(only=None) -> dict:
     if CACHE.exists():
         shutil.rmtree(CACHE)
     CACHE.mkdir(parents=True)
     os.environ["PYTENSOR_FLAGS"] = f"compiledir={CACHE}"  # inherited by every kernel started below
     results = {}
-    for phase in ("cold", "warm"):
-        for source in notebook_sources():
-            name = source.relative_to(ROOT).as_posix()
-            # A cold page starts from an empty cache, as on a fresh machine.
-            if phase == "cold":
-                shutil.rmtree(CACHE)
-                CACHE.mkdir()
-            results.setdefault(name, {})[phase] = execute(source)
+    for source in notebook_sources():
+        name = source.relative_to(ROOT).as_posix()
+        if only and name not in only:
+            continue
+        # Cold: from an empty cache, as on a fresh machine; warm: again, with the cache it left.
+        shutil.rmtree(CACHE)
+        CACHE.mkdir()
+        for phase in ("cold", "warm"):
+            try:
+                results.setdefault(name, {})[phase] = execute(source)
+            except Exception as error:  # a dead kernel must not lose the other measurements
+                results.setdefault(name, {})[phase] = {"wall_s": None, "sampling_cells_s": [],
+                                                        "error": f"{type(error).__name__}: {error}"[:200]}
             print(f"{phase:>4} {name}: {results[name][phase]['wall_s']} s", flush=True)
     # Each cold page above starts from an empty cache, so their sum is an upper bound of the
     # whole book executed from one empty cache (later pages reuse what earlier ones compiled).
-    whole_cold = sum(r["cold"]["wall_s"] for r in results.values())
+    whole_cold = sum(r["cold"]["wall_s"] or 0 for r in results.values())
     return {"pages": results, "whole_book_cold_s": round(whole_cold, 1)}
 
 
@@ -149,8 +154,9 @@ def markdown(report: dict) -> str:
         lines += ["| notebook | cold (s) | warm (s) | sampling cells, cold (s) |", "|---|---|---|---|"]
         for name, phases in report["pages"].items():
             cells = ", ".join(str(s) for s in phases["cold"]["sampling_cells_s"]) or "none"
-            lines.append(f"| `{name}` | {phases['cold']['wall_s']} | {phases['warm']['wall_s']} | {cells} |")
-        warm_total = sum(p["warm"]["wall_s"] for p in report["pages"].values())
+            cold, warm = (phases[p]["wall_s"] if phases[p]["wall_s"] is not None else "failed" for p in ("cold", "warm"))
+            lines.append(f"| `{name}` | {cold} | {warm} | {cells} |")
+        warm_total = sum(p["warm"]["wall_s"] or 0 for p in report["pages"].values())
         lines += ["", f"Whole book (pages and answer keys): {report['whole_book_cold_s']} s with every notebook "
                       f"starting from an empty compile cache (an upper bound for one cold run), "
                       f"{warm_total:.1f} s warm.", ""]
@@ -171,11 +177,22 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description="Benchmark the book's execution cost.")
     parser.add_argument("--skip-pages", action="store_true")
     parser.add_argument("--skip-samplers", action="store_true")
+    parser.add_argument("--only", nargs="+", metavar="NOTEBOOK",
+                        help="measure only these notebooks (e.g. chapters/eight-schools.md) and update the "
+                             "existing results with them")
     args = parser.parse_args(argv)
     report = {"machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, Python {platform.python_version()}",
               "date": time.strftime("%Y-%m-%d")}
+    previous = OUT / "results.json"
+    if args.only and previous.exists():
+        report = {**json.loads(previous.read_text()), **report}
     if not args.skip_pages:
-        report.update(benchmark_pages())
+        measured = benchmark_pages(args.only)
+        if args.only and "pages" in report:
+            report["pages"].update(measured["pages"])
+            report["whole_book_cold_s"] = round(sum(r["cold"]["wall_s"] or 0 for r in report["pages"].values()), 1)
+        else:
+            report.update(measured)
     if not args.skip_samplers:
         report["samplers"] = benchmark_samplers()
     OUT.mkdir(exist_ok=True)
