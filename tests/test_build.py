@@ -4,11 +4,7 @@ import sys
 import textwrap
 from html.parser import HTMLParser
 
-import pytest
-
 from bookkit import ROOT, notebook_sources, toc_docnames
-
-HTML = ROOT / "_build" / "html"
 
 
 class _Images(HTMLParser):
@@ -22,14 +18,6 @@ class _Images(HTMLParser):
             self.images.append(attrs)
         if tag == "figcaption":
             self.captions += 1
-
-
-@pytest.fixture(scope="module")
-def built_site():
-    result = subprocess.run([sys.executable, str(ROOT / "tools" / "build_book.py")],
-                            cwd=ROOT, capture_output=True, text=True)
-    assert result.returncode == 0, f"the build failed:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
-    return HTML
 
 
 def test_every_toc_page_is_built(built_site):

@@ -13,11 +13,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bookkit import ROOT  # noqa: E402
-
+from vendor_assets import install_mathjax  # noqa: E402
 
 
 def main(book=ROOT):
     start = time.perf_counter()
+    if book == ROOT:
+        install_mathjax()
     REPORTS = book / "_build" / "html" / "reports"
     for old_report in REPORTS.rglob("*.err.log") if REPORTS.exists() else []:
         old_report.unlink()

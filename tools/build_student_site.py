@@ -25,7 +25,7 @@ from bookkit import ROOT, exercise_sources  # noqa: E402
 
 SITE = ROOT / "_build" / "student-site"
 COPIED = ["_config.yml", "_toc.yml", "intro.md", "status.md", "bibliography.md", "references.bib", "chapters",
-          "hierarchical_helpers", "benchmarks"]
+          "hierarchical_helpers", "benchmarks", "_vendor", "_ext", "assets", "_templates"]
 
 
 def prepare_sources() -> None:
