@@ -55,3 +55,17 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in readme and "make html" in readme
     assert re.search(r"^\s*make test\s*$", ci, re.MULTILINE), ".ci/run must run the README's `make test`"
+
+
+def test_binder_has_what_it_needs():
+    """Binder installs environment.yml: it must open MyST pages as notebooks (jupytext) and
+    need no system package (no graphviz: the plate diagram is drawn with daft-pgm)."""
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(d for d in env["dependencies"] if isinstance(d, dict))["pip"]
+    names = {pin.split("==")[0].lower() for pin in pip_section}
+    assert {"jupytext", "ipykernel", "pymc", "arviz"} <= names
+    apt = ROOT / "apt.txt"
+    for source in notebook_sources():
+        if re.search(r"^\s*(import|from)\s+graphviz", source.read_text(), re.MULTILINE):
+            assert apt.exists() and "graphviz" in apt.read_text(), (
+                f"{source.name} uses graphviz, which Binder installs only when apt.txt lists it")
