@@ -9,11 +9,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bookkit import ROOT, notebook_sources, repository, toc_docnames
+from bookkit import ROOT, notebook_sources, reader_pages, repository
 from browser import CHROMIUM_FLAGS, HOW_TO_GET_CHROMIUM, PageProblems, chromium_executable, serve
 
-# Reader-facing pages: the table of contents plus Sphinx's own search and index pages.
-PAGES = toc_docnames() + ["search", "genindex"]
+PAGES = reader_pages()
 NOTEBOOK_PAGES = [s.relative_to(ROOT).with_suffix("").as_posix() for s in notebook_sources()
                   if not s.relative_to(ROOT).as_posix().startswith("solutions/")]
 EXERCISE_PAGES = [name for name in NOTEBOOK_PAGES if name.startswith("exercises/")]
@@ -64,6 +63,13 @@ def wait_for_math(page):
     page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
                            timeout=MATH_WAIT_MS)
     page.evaluate("() => MathJax.startup.promise")
+
+
+def switch_to_dark_mode(page):
+    """What the theme's switch stores, then a reload, as a returning reader would see it."""
+    page.evaluate("() => { localStorage.setItem('mode', 'dark'); localStorage.setItem('theme', 'dark'); }")
+    page.reload(wait_until="networkidle")
+    wait_for_math(page)
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -215,8 +221,7 @@ def test_copy_button_copies_the_code(context, site_url):
 
 def test_dark_mode_keeps_figures_readable(context, site_url):
     page, _ = open_page(context, site_url, "chapters/eight-schools")
-    page.evaluate("() => { localStorage.setItem('mode', 'dark'); localStorage.setItem('theme', 'dark'); }")
-    page.reload(wait_until="networkidle")
+    switch_to_dark_mode(page)
     assert page.evaluate("() => document.documentElement.dataset.theme") == "dark"
     figures = page.evaluate("""() => [...document.querySelectorAll('article figure img')].map(img => {
         const canvas = document.createElement('canvas');
@@ -276,9 +281,7 @@ def test_accessibility_audit_has_no_serious_violations(context, site_url, axe_sc
     """axe-core on every page, in both colour modes: no serious or critical violation."""
     page, _ = open_page(context, site_url, name)
     if mode == "dark":
-        page.evaluate("() => { localStorage.setItem('mode', 'dark'); localStorage.setItem('theme', 'dark'); }")
-        page.reload(wait_until="networkidle")
-        wait_for_math(page)
+        switch_to_dark_mode(page)
     page.add_script_tag(content=axe_script)
     violations = page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']}))
         .violations.filter(v => v.impact === 'serious' || v.impact === 'critical')

@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bookkit import ROOT, toc_docnames  # noqa: E402
+from bookkit import ROOT, reader_pages  # noqa: E402
 
 LIMIT_BYTES = 1_500_000  # a page's own HTML and images
 SHARED_FOLDERS = {"_static": "theme assets (_static/)", "mathjax": "MathJax (mathjax/)"}
@@ -41,7 +41,7 @@ def page_weight(site: Path, name: str) -> dict:
     images = set()
     for src in parser.sources:
         target = (html.parent / unquote(urlsplit(src).path)).resolve()
-        if target.is_file() and not target.relative_to(site.resolve()).parts[0] in SHARED_FOLDERS:
+        if target.is_file() and target.relative_to(site.resolve()).parts[0] not in SHARED_FOLDERS:
             images.add(target)
     image_bytes = sum(path.stat().st_size for path in images)
     return {"page": name, "html": html.stat().st_size, "images": image_bytes, "image_count": len(images),
@@ -53,7 +53,7 @@ def folder_bytes(folder: Path) -> int:
 
 
 def pages(site: Path) -> list[str]:
-    return [name for name in toc_docnames() + ["search", "genindex"] if (site / f"{name}.html").exists()]
+    return [name for name in reader_pages() if (site / f"{name}.html").exists()]
 
 
 def report(site: Path) -> tuple[str, list[dict]]:

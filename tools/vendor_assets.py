@@ -31,9 +31,9 @@ AXE_SCRIPT = ROOT / ".venv" / "vendor" / "axe.min.js"
 CACHE = ROOT / ".venv" / "vendor" / "tarballs"
 
 # The site loads tex-mml-chtml.js; MathJax then fetches fonts, TeX extensions and its
-# menu/accessibility parts lazily from beside it. The other combined builds and the SVG
-# output are never requested.
-MATHJAX_SKIP_TOP_LEVEL = lambda name: name.endswith(".js") and name != "tex-mml-chtml.js"  # noqa: E731
+# menu/accessibility parts lazily from beside it. The other combined builds (the other .js
+# files at the top level) and the SVG output are never requested.
+MATHJAX_ENTRY = "tex-mml-chtml.js"
 
 
 def _tarball(name):
@@ -75,7 +75,7 @@ def install_mathjax(target=MATHJAX_DIR):
             if not member.isfile() or parts[:2] != ("package", "es5"):
                 continue
             inside = Path(*parts[2:])
-            if len(inside.parts) == 1 and MATHJAX_SKIP_TOP_LEVEL(inside.name):
+            if len(inside.parts) == 1 and inside.suffix == ".js" and inside.name != MATHJAX_ENTRY:
                 continue
             if inside.parts[:2] == ("output", "svg") or inside.name == "svg.js":
                 continue
