@@ -11,6 +11,7 @@ import pytest
 
 from bookkit import ROOT, exercise_sources
 import exercise_products as products
+from execute_notebooks import failed_checks
 
 SOURCES = exercise_sources()
 IDS = [s.stem for s in SOURCES]
@@ -39,6 +40,15 @@ def solution_strings(source) -> set[str]:
             secret.extend(line.strip() for line in cell.source.splitlines())
     return {line for line in secret
             if len(line) >= 25 and line not in PUBLIC_TEXT and not line.startswith((":::", "import ", "from "))}
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=IDS)
+def test_answer_key_passes_every_check(source):
+    """The committed answer key ran every check, hidden ones included, and none failed."""
+    key = nbformat.read(ROOT / "solutions" / f"{source.stem}.ipynb", as_version=4)
+    checks = [c for c in key.cells if c.cell_type == "code" and "check" in c.metadata.get("tags", [])]
+    assert checks and all(c.outputs for c in checks), f"{source.stem}: the answer key has unexecuted checks"
+    assert not failed_checks(key), f"{source.stem}: run `make notebooks PAGES=exercises/{source.stem}.md`\n" + "\n".join(failed_checks(key))
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=IDS)

@@ -32,6 +32,21 @@ def execute(source: Path) -> nbformat.NotebookNode:
     return nb
 
 
+def failed_checks(nb: nbformat.NotebookNode) -> list[str]:
+    """The otter checks (`grader.check`) whose output reports a failed test case.
+
+    An answer key runs every check, hidden ones included; a failure there means the key or the
+    check is wrong, and no cell raised to say so."""
+    failures = []
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "check" in cell.metadata.get("tags", []):
+            text = "".join(output.get("data", {}).get("text/plain", "") if "data" in output else output.get("text", "")
+                           for output in cell.get("outputs", []))
+            if "Test case failed" in text:
+                failures.append(f"{cell.source.strip()}:\n{text.strip()}")
+    return failures
+
+
 def main(argv):
     sources = [Path(a).resolve() for a in argv] or notebook_sources()
     failed = []
@@ -43,6 +58,11 @@ def main(argv):
         except CellExecutionError as error:
             failed.append(label)
             print(f"FAILED {label}: a cell raised an error; its .ipynb was left as it was.\n{error}\n")
+            continue
+        if failures := failed_checks(nb):
+            failed.append(label)
+            print(f"FAILED {label}: the answer key fails its own checks; its .ipynb was left as it was.\n"
+                  + "\n".join(failures) + "\n")
             continue
         nbformat.write(nb, executed_notebook(source))
         print(f"executed {label} in {time.perf_counter() - start:.1f} s")
