@@ -48,7 +48,8 @@ def test_answer_key_passes_every_check(source):
     key = nbformat.read(ROOT / "solutions" / f"{source.stem}.ipynb", as_version=4)
     checks = [c for c in key.cells if c.cell_type == "code" and "check" in c.metadata.get("tags", [])]
     assert checks and all(c.outputs for c in checks), f"{source.stem}: the answer key has unexecuted checks"
-    assert not failed_checks(key), f"{source.stem}: run `make notebooks PAGES=exercises/{source.stem}.md`\n" + "\n".join(failed_checks(key))
+    failures = failed_checks(key)
+    assert not failures, f"{source.stem}: run `make notebooks PAGES=exercises/{source.stem}.md`\n" + "\n".join(failures)
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=IDS)

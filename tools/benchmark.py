@@ -10,7 +10,8 @@ benchmarks/results.json and benchmarks/results.md (shown on the status page):
    cache that run left (warm). Per notebook: wall time, and the time of every cell that
    samples a model (compilation and sampling together).
    Then the whole book once more, every notebook in turn from one initially empty cache: what
-   a cold build of the whole book costs (later notebooks reuse what earlier ones compiled).
+   a cold build of the whole book costs (later notebooks may reuse what earlier ones compiled
+   with PyTensor's C backend; nutpie's Numba and NumPyro's JAX compilations are not shared).
 2. The chapter's main models are sampled with PyMC's default NUTS, nutpie and NumPyro, each in
    a fresh process with an empty compile cache (cold: compilation included) and a second time
    in the same process (warm), with the same number of draws. Per model and sampler:
@@ -131,8 +132,8 @@ def benchmark_pages(only=None) -> dict:
                 results.setdefault(name, {})[phase] = {"wall_s": None, "sampling_cells_s": [],
                                                         "error": f"{type(error).__name__}: {error}"[:200]}
             print(f"{phase:>4} {name}: {results[name][phase]['wall_s']} s", flush=True)
-    # Each cold page above starts from an empty cache, so their sum is an upper bound of the
-    # whole book executed from one empty cache (later pages reuse what earlier ones compiled).
+    # Each cold page above starts from an empty cache; their sum is the book's cost with nothing
+    # shared between notebooks. The one-run measurement below is what a cold build really costs.
     whole_cold = sum(r["cold"]["wall_s"] or 0 for r in results.values())
     report = {"pages": results, "whole_book_cold_s": round(whole_cold, 1)}
     if not only:

@@ -18,7 +18,6 @@ import csv
 import os
 import pickle
 import re
-import shutil
 import signal
 import subprocess
 import sys
