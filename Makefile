@@ -1,16 +1,18 @@
-# Two commands for maintainers (see README.md):
-#   make html   build the website into _build/html (creates .venv on first use)
-#   make test   run every test (creates .venv on first use)
-# Deliberate, slower commands that rewrite committed files:
-#   make notebooks   re-execute the MyST sources into the committed .ipynb files
-#   make figures     refresh the reference images in figures/ from those notebooks
-#   make exercises   regenerate student notebooks and checks from each exercise's single source
-#   make html-student  build the website without any solution into _build/student-site
-#   make grade EXERCISE=name SUBMISSIONS=folder   grade submissions into a CSV score table
-#   make benchmark   measure execution cost cold and warm, and compare samplers (benchmarks/)
-#   make lock        re-resolve requirements.in into requirements.lock and environment.yml
+# Two commands for maintainers (see README.md); both create .venv on first use:
+#   make html    build the website into _build/html, from the committed executed notebooks
+#   make test    run every test (what CI runs)
+# Quicker and deliberate commands:
+#   make check         the fast tier: every test that needs no notebook execution, site build or browser
+#   make notebooks     execute the MyST sources into the committed .ipynb files (PAGES=... for some)
+#   make figures       refresh the reference images in figures/ from those notebooks
+#   make exercises     regenerate student notebooks and checks from each exercise's single source
+#   make html-student  build the website without any solution into _build/student-site/html
+#   make pdf           the whole book as one PDF, _build/pdf/book.pdf (printed by the system Chromium)
+#   make grade EXERCISE=name SUBMISSIONS=folder [FRESH=1] [TIMEOUT=300]   grade a folder of submissions
+#   make public        export what students may see into _build/public (a public repository's contents)
+#   make benchmark     measure execution cost cold and warm, and compare samplers (benchmarks/)
+#   make lock          re-resolve requirements.in into requirements.lock and environment.yml (Binder)
 
-PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.ready
@@ -21,10 +23,19 @@ export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
 export JUPYTER_PLATFORM_DIRS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: html html-student test notebooks figures exercises grade benchmark lock env clean
+.PHONY: html html-student check test notebooks figures exercises grade public pdf benchmark lock env clean
 
 html: $(READY)
-	$(BIN)/python tools/build_book.py
+	$(BIN)/python tools/build_site.py main
+
+html-student: $(READY)
+	$(BIN)/python tools/build_site.py student
+
+pdf: $(READY)
+	$(BIN)/python tools/build_pdf.py
+
+check: $(READY)
+	$(BIN)/python -m pytest -m "not slow"
 
 test: $(READY)
 	$(BIN)/python -m pytest
@@ -33,14 +44,14 @@ notebooks: $(READY)
 	$(BIN)/python tools/execute_notebooks.py $(PAGES)
 
 exercises: $(READY)
-	$(BIN)/python tools/exercise_products.py
-
-html-student: $(READY)
-	$(BIN)/python tools/build_student_site.py
+	$(BIN)/python tools/student_materials.py
 
 grade: $(READY)
-	@test -n "$(EXERCISE)" -a -n "$(SUBMISSIONS)" || (echo "usage: make grade EXERCISE=shrinkage-arithmetic SUBMISSIONS=path/to/folder [TIMEOUT=300]"; exit 2)
-	$(BIN)/python tools/grade.py $(EXERCISE) $(SUBMISSIONS) $(if $(TIMEOUT),--timeout $(TIMEOUT))
+	@test -n "$(EXERCISE)" -a -n "$(SUBMISSIONS)" || (echo "usage: make grade EXERCISE=shrinkage-arithmetic SUBMISSIONS=path/to/folder [FRESH=1] [TIMEOUT=300]"; exit 2)
+	$(BIN)/python tools/grade.py $(EXERCISE) $(SUBMISSIONS) $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(FRESH),--fresh)
+
+public: $(READY)
+	$(BIN)/python tools/export_public.py
 
 benchmark: $(READY)
 	$(BIN)/python tools/benchmark.py
@@ -50,21 +61,21 @@ figures: $(READY)
 
 env: $(READY)
 
+# The environment: a venv from a Python 3.13 that tools/find-python locates (or explains how to
+# get), filled from the lock by uv. A venv from another Python is replaced.
 $(READY): requirements.lock pyproject.toml tools/vendor_assets.py
-	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required: run make PYTHON=/path/to/python3.11"'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -r requirements.lock
-	$(BIN)/python -m pip install --quiet --no-deps --editable .
+	@python=$$(PYTHON="$(PYTHON)" tools/find-python) || exit 1; \
+	if ! $(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null; then \
+	    rm -rf $(VENV) && echo "creating $(VENV) with $$python" && $$python -m venv $(VENV); fi
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$$(grep '^uv==' requirements.lock)"
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps --editable .
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ipykernel)" >/dev/null
 	$(BIN)/python tools/vendor_assets.py
 	touch $(READY)
 
-lock:
-	rm -rf $(VENV)-lock
-	$(PYTHON) -m venv $(VENV)-lock
-	$(VENV)-lock/bin/python -m pip install --quiet -r requirements.in
-	$(VENV)-lock/bin/python tools/write_lock.py $(VENV)-lock/bin/python
-	rm -rf $(VENV)-lock
+lock: $(READY)
+	$(BIN)/python tools/write_lock.py
 
 clean:
 	rm -rf _build

@@ -1,27 +1,44 @@
 """Convergence checks that a page asserts before it reports a fit."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
 import arviz as az
-import pandas as pd
 
 
-def assert_converged(idata, var_names, *, max_rhat=1.01, min_ess=400):
-    """Raise AssertionError unless a fit is trustworthy; return its diagnostics table.
+@dataclass(frozen=True)
+class Convergence:
+    """The diagnostics of a fit that passed `assert_converged`, shown as one line."""
 
-    Trustworthy here means: no divergent transitions, R-hat <= `max_rhat`, and bulk and
-    tail effective sample sizes >= `min_ess` for every variable in `var_names`.
+    var_names: tuple[str, ...]
+    divergences: int
+    max_rhat: float
+    min_ess: float
+
+    def __repr__(self) -> str:
+        return (f"converged: {self.divergences} divergences, R-hat at most {self.max_rhat:.3f}, "
+                f"effective sample size at least {self.min_ess:.0f} ({', '.join(self.var_names)})")
+
+
+def assert_converged(idata, var_names, *, max_rhat: float = 1.01, min_ess: float = 400) -> Convergence:
+    """Raise AssertionError unless a fit is trustworthy; return its diagnostics as one line.
+
+    Trustworthy here means: no divergent transitions, R-hat <= `max_rhat`, and bulk and tail
+    effective sample sizes >= `min_ess` for every element of every variable in `var_names`.
+    The diagnostics are read unrounded (ArviZ rounds its summary unless `round_to="none"`, the
+    string), so an R-hat of 1.0149 fails a limit of 1.01.
     """
+    var_names = list(var_names)
     divergences = int(idata.sample_stats["diverging"].sum())
-    table = az.summary(idata, var_names=var_names, kind="diagnostics")
+    table = az.summary(idata, var_names=var_names, kind="diagnostics", round_to="none")
+    worst_rhat = float(table["r_hat"].max())
+    ess = table[["ess_bulk", "ess_tail"]].min(axis=1)
     problems = []
     if divergences:
         problems.append(f"{divergences} divergent transitions")
-    worst_rhat = table["r_hat"].max()
     if not worst_rhat <= max_rhat:
-        problems.append(f"R-hat {worst_rhat:.3f} > {max_rhat} for {table['r_hat'].idxmax()}")
-    ess = table[["ess_bulk", "ess_tail"]].min(axis=1)
+        problems.append(f"R-hat {worst_rhat:.4f} > {max_rhat} for {table['r_hat'].idxmax()}")
     if not ess.min() >= min_ess:
-        problems.append(f"ESS {ess.min():.0f} < {min_ess} for {ess.idxmin()}")
+        problems.append(f"effective sample size {ess.min():.0f} < {min_ess} for {ess.idxmin()}")
     assert not problems, "the fit has not converged: " + "; ".join(problems)
-    return pd.DataFrame(
-        {"divergences": [divergences], "max R-hat": [worst_rhat], "min ESS": [ess.min()]},
-        index=pd.Index([", ".join(var_names)], name="variables"),
-    )
+    return Convergence(tuple(var_names), divergences, worst_rhat, float(ess.min()))

@@ -9,23 +9,22 @@ expectation of mu, tau and theta then follows from one-dimensional integrals ove
 """
 from __future__ import annotations
 
-import arviz as az
 import numpy as np
 import pandas as pd
 from scipy import integrate, stats
 
-# Standard errors of the eight treatment effects (Rubin 1981, Table 2). ArviZ ships the
-# effects and school names but not these.
+# The Eight Schools data (Rubin 1981, Table 2): the estimated effect of coaching on SAT-V scores in
+# each school, and its standard error. Typed here rather than loaded from ArviZ's copy, which needs
+# a netCDF reader and ships the effects without their standard errors.
+SCHOOLS = ("Choate", "Deerfield", "Phillips Andover", "Phillips Exeter", "Hotchkiss", "Lawrenceville",
+           "St. Paul's", "Mt. Hermon")
+EFFECTS = (28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0)
 STANDARD_ERRORS = (15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0)
 
 
 def eight_schools_data() -> pd.DataFrame:
     """One row per school: estimated coaching effect `y` and its standard error `sigma`."""
-    observed = az.load_arviz_data("centered_eight").observed_data["obs"]
-    return pd.DataFrame(
-        {"y": observed.values.astype(float), "sigma": STANDARD_ERRORS},
-        index=pd.Index([str(s) for s in observed["school"].values], name="school"),
-    )
+    return pd.DataFrame({"y": EFFECTS, "sigma": STANDARD_ERRORS}, index=pd.Index(SCHOOLS, name="school"))
 
 
 class EightSchoolsExact:

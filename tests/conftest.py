@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from bookkit import ROOT
+from book_layout import ROOT
 
 HTML = ROOT / "_build" / "html"
 

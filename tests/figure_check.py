@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bookkit import ROOT, cell_figures, reference_dir
+from book_layout import ROOT, cell_figures, reference_dir
 
 # Root-mean-square difference in 0-255 grey levels that still counts as the same image.
 # Runs on this machine are pixel-identical; the margin absorbs anti-aliasing noise only.

@@ -4,7 +4,7 @@ import sys
 import textwrap
 from html.parser import HTMLParser
 
-from bookkit import ROOT, notebook_sources, toc_docnames
+from book_layout import ROOT, notebook_sources, toc_docnames
 
 
 class _Images(HTMLParser):

@@ -22,7 +22,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
-from bookkit import ROOT, read_lock, repository
+from book_layout import ROOT, read_lock, repository
 
 # One chapter page (PyMC, ArviZ, glue, the shared helpers from git) and one student exercise
 # (otter-grader, public checks downloaded from GitHub).

@@ -4,7 +4,7 @@ import re
 import jupytext
 import yaml
 
-from bookkit import ROOT, environment_yml, normalise, notebook_sources, read_lock
+from book_layout import ROOT, environment_yml, normalise, notebook_sources, read_lock
 
 
 def test_environment_yml_matches_lock():

@@ -9,8 +9,8 @@ import jupytext
 import nbformat
 import pytest
 
-from bookkit import ROOT, exercise_sources
-import exercise_products as products
+from book_layout import ROOT, exercise_sources
+import student_materials
 from execute_notebooks import failed_checks
 
 SOURCES = exercise_sources()
@@ -55,14 +55,14 @@ def test_answer_key_passes_every_check(source):
 @pytest.mark.parametrize("source", SOURCES, ids=IDS)
 def test_generated_products_are_current(source):
     nb = jupytext.read(source)
-    questions = products.tests_by_question(nb)
+    questions = student_materials.tests_by_question(nb)
     public = sorted(f"{q}.py" for q, cases in questions.items() if any(not c.metadata.get("hidden") for c in cases))
-    expected = products.student_notebook(nb, source.stem, public)
+    expected = student_materials.student_notebook(nb, source.stem, public)
     committed = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
     assert nbformat.writes(expected) == nbformat.writes(committed), "student notebook is stale: run `make exercises`"
     for question, cases in questions.items():
         full = ROOT / "solutions" / "tests" / source.stem / f"{question}.py"
-        assert full.read_text() == products.test_file(question, cases), f"{full.name} is stale: run `make exercises`"
+        assert full.read_text() == student_materials.test_file(question, cases), f"{full.name} is stale: run `make exercises`"
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=IDS)

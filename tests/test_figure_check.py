@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from bookkit import ROOT
+from book_layout import ROOT
 
 PLOT = """\
 import matplotlib.pyplot as plt
@@ -49,7 +49,7 @@ def run_check(tmp_path, nb, references):
 
 
 def reference_png(nb):
-    from bookkit import notebook_figures
+    from book_layout import notebook_figures
     return notebook_figures(nb)["fig-tiny.png"]
 
 

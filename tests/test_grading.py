@@ -7,7 +7,7 @@ import sys
 import nbformat
 import pytest
 
-from bookkit import ROOT
+from book_layout import ROOT
 
 EXERCISE = "shrinkage-arithmetic"
 TIMEOUT = 25  # seconds per submission in this test; the endless loop must hit it

@@ -4,7 +4,7 @@ import subprocess
 import sys
 import textwrap
 
-from bookkit import ROOT
+from book_layout import ROOT
 from page_weight import LIMIT_BYTES, report
 
 LINKCHECKER_CONFIG = """

@@ -7,7 +7,7 @@ import jupytext
 import nbformat
 import pytest
 
-from bookkit import (
+from book_layout import (
     ROOT, executed_notebook, figure_name, notebook_figures, notebook_sources, reference_dir,
     toc_docnames,
 )

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bookkit import ROOT, notebook_sources, reader_pages, repository
+from book_layout import ROOT, notebook_sources, reader_pages, repository
 from browser import CHROMIUM_FLAGS, HOW_TO_GET_CHROMIUM, PageProblems, chromium_executable, serve
 
 PAGES = reader_pages()

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bookkit import ROOT, notebook_sources  # noqa: E402
+from book_layout import ROOT, notebook_sources  # noqa: E402
 
 OUT = ROOT / "benchmarks"
 CACHE = ROOT / "_build" / "benchmark" / "pytensor-cache"
@@ -92,7 +92,7 @@ def execute(source: Path) -> dict:
     import jupytext
     from nbclient import NotebookClient
 
-    from bookkit import executed_notebook
+    from book_layout import executed_notebook
 
     nb = jupytext.read(source)
     start = time.perf_counter()

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bookkit import ROOT  # noqa: E402
+from book_layout import ROOT  # noqa: E402
 from vendor_assets import install_mathjax  # noqa: E402
 
 

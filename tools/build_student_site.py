@@ -21,7 +21,7 @@ import nbformat
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bookkit import ROOT, exercise_sources  # noqa: E402
+from book_layout import ROOT, exercise_sources  # noqa: E402
 
 SITE = ROOT / "_build" / "student-site"
 COPIED = ["_config.yml", "_toc.yml", "intro.md", "status.md", "bibliography.md", "references.bib", "chapters",

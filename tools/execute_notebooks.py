@@ -15,7 +15,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bookkit import ROOT, executed_notebook, notebook_sources  # noqa: E402
+from book_layout import ROOT, executed_notebook, notebook_sources  # noqa: E402
 
 CELL_TIMEOUT = 600  # seconds; a cold PyTensor compile of a first model takes tens of seconds
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bookkit import ROOT  # noqa: E402
+from book_layout import ROOT  # noqa: E402
 
 DEFAULT_TIMEOUT = 300  # seconds per submission; the slowest answer key runs in well under a minute
 LOG_TAIL = 4000  # characters of a submission's grading log kept for the message

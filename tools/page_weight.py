@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bookkit import ROOT, reader_pages  # noqa: E402
+from book_layout import ROOT, reader_pages  # noqa: E402
 
 LIMIT_BYTES = 1_500_000  # a page's own HTML and images
 SHARED_FOLDERS = {"_static": "theme assets (_static/)", "mathjax": "MathJax (mathjax/)"}

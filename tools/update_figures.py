@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bookkit import ROOT, executed_notebook, notebook_figures, notebook_sources, reference_dir  # noqa: E402
+from book_layout import ROOT, executed_notebook, notebook_figures, notebook_sources, reference_dir  # noqa: E402
 
 
 def main():

@@ -1,9 +1,9 @@
-"""Unit tests of the helpers in tools/bookkit.py."""
+"""Unit tests of the helpers in tools/book_layout.py."""
 import base64
 
 import nbformat
 
-from bookkit import cell_figures, environment_yml, notebook_figures, read_lock, toc_docnames
+from book_layout import cell_figures, environment_yml, notebook_figures, read_lock, toc_docnames
 
 PNG = base64.b64encode(b"\x89PNG fake").decode()
 

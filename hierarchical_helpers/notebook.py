@@ -1,0 +1,155 @@
+"""Set-up, glued numbers and the version watermark, shared by every notebook of the book.
+
+Everything here is plumbing a reader does not need to see: the pages call it from cells that
+are hidden on the website and run as usual in Jupyter, Colab and Binder.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+import platform
+import warnings
+from importlib import metadata
+
+import numpy as np
+
+# The smallest font any figure uses, in points, and the resolution figures are drawn at. The
+# website's figure test relies on both: a figure drawn FIGURE_WIDTH_INCHES wide shows its smallest
+# text at MIN_FONT_POINTS * FIGURE_DPI / 72 pixels before the page scales it.
+FIGURE_DPI = 150
+FIGURE_WIDTH_INCHES = 7.5
+MIN_FONT_POINTS = 9.5
+
+# Significant digits kept in a glued number: what the prose prints, with room to spare, and
+# far fewer than the last-digit noise that differs between CPUs and BLAS kernels.
+GLUE_DIGITS = 6
+
+# The distributions a page's results depend on, in the order the watermark prints them.
+WATERMARK_PACKAGES = ("pymc", "pytensor", "arviz", "nutpie", "numpy", "scipy", "pandas", "xarray",
+                      "matplotlib")
+
+
+def setup_page(seed: int) -> int:
+    """Prepare a notebook as every page of the book does, and return its random seed.
+
+    Quietens what is not about the page (PyMC's sampler chatter, whose content the pages assert
+    in code instead; PyTensor's note about a missing system BLAS, which these models do not
+    need), and fixes figure geometry and fonts so that every run draws the same pixels at a
+    size the website shows without shrinking the text.
+    """
+    warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
+    logging.getLogger("pymc").setLevel(logging.CRITICAL)
+    logging.getLogger("pytensor").setLevel(logging.CRITICAL)
+
+    import matplotlib as mpl
+
+    mpl.rcParams.update({
+        "figure.dpi": FIGURE_DPI,
+        "savefig.dpi": FIGURE_DPI,
+        "figure.figsize": (FIGURE_WIDTH_INCHES, 0.6 * FIGURE_WIDTH_INCHES),
+        "font.size": 11,
+        "axes.titlesize": 11,
+        "axes.labelsize": 11,
+        "xtick.labelsize": 10,
+        "ytick.labelsize": 10,
+        "legend.fontsize": 10,
+        "figure.titlesize": 12,
+        # Opaque white figures stay readable on the website's dark theme.
+        "figure.facecolor": "white",
+        "savefig.facecolor": "white",
+        "savefig.transparent": False,
+    })
+    try:
+        from IPython import get_ipython
+    except ImportError:  # plain Python: nothing to configure
+        return seed
+    shell = get_ipython()
+    if shell is not None:
+        # Keep the figure's own size: "tight" cropping would change the pixels from run to run.
+        shell.run_line_magic("config", "InlineBackend.print_figure_kwargs = {'bbox_inches': None}")
+        shell.run_line_magic("config", "InlineBackend.figure_formats = ['png']")
+    return seed
+
+
+def _display_value(value):
+    """A value as it should be glued: numbers rounded to GLUE_DIGITS significant digits."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        value = float(value)
+        if value == 0 or not math.isfinite(value):
+            return value + 0.0  # no "-0.0"
+        digits = GLUE_DIGITS - 1 - math.floor(math.log10(abs(value)))
+        return round(value, digits) + 0.0
+    return value
+
+
+def glue(name: str, value, display: bool = False) -> None:
+    """Store `value` under `name` for the page's text, as myst-nb's `glue` does.
+
+    Same output format as `myst_nb.glue` (a test checks it), so the website pastes it, without
+    requiring myst-nb, Sphinx and docutils in a reader's kernel on Colab or Binder. Numbers are
+    rounded to GLUE_DIGITS significant digits first, so the stored text does not change with
+    floating-point noise.
+    """
+    from IPython.core.formatters import format_display_data
+    from IPython.display import display as ipy_display
+
+    bundle, metadata_ = format_display_data(_display_value(value))
+    prefix = "" if display else "application/papermill.record/"
+    metadata_["scrapbook"] = {"name": name, "mime_prefix": prefix}
+    ipy_display({prefix + key: data for key, data in bundle.items()}, raw=True, metadata=metadata_)
+
+
+def glue_values(**values) -> None:
+    """Glue several values at once, each under its keyword's name."""
+    for name, value in values.items():
+        glue(name, value)
+
+
+def tidy_table(table, decimals=2):
+    """A table rounded for reading, the same on every machine.
+
+    `decimals` is one number for every float column, or a dict of column -> decimals (columns it
+    does not name keep 2). Columns rounded to 0 decimals become integers (counts, effective
+    sample sizes), and "-0.00" becomes "0.00", so that a difference that is zero up to
+    floating-point noise prints the same everywhere.
+    """
+    import pandas as pd
+
+    table = table.copy()
+    for column in table.columns:
+        if not pd.api.types.is_float_dtype(table[column]):
+            continue
+        places = decimals.get(column, 2) if isinstance(decimals, dict) else decimals
+        rounded = table[column].round(places) + 0.0
+        if places == 0 and rounded.notna().all():
+            rounded = rounded.astype(int)
+        table[column] = rounded
+    return table
+
+
+def watermark() -> None:
+    """Print the versions this notebook ran with: Python and the packages its results depend on."""
+    versions = [f"Python {platform.python_version()}"]
+    for package in WATERMARK_PACKAGES:
+        try:
+            versions.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            pass
+    print("Executed with " + ", ".join(versions))
+
+
+def glue_math(name: str, latex: str) -> None:
+    """Glue a formula, for the text to paste inside running math with `{glue:md}`.
+
+    A number pasted with `{glue:text}` between two `$...$` pieces renders as text inside the
+    formula; gluing the whole formula, `glue_math("tau_hat", rf"\\hat\\tau = {tau:.2f}")`, keeps
+    it one piece of math. Format the numbers in `latex` to the precision the text needs.
+    """
+    from IPython.display import Markdown
+
+    glue(name, Markdown(f"${latex}$"))
