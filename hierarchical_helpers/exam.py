@@ -1,6 +1,7 @@
-"""The simulated exam data of the first page, reused by later pages."""
+"""The simulated exam data of the first page and its partial-pooling model, reused by later pages."""
 import numpy as np
 import pandas as pd
+import pymc as pm
 
 INSTRUCTORS = ("Abara", "Brennan", "Castillo", "Dube", "Eklund")
 SECTION_SIZES = (7, 16, 12, 19, 14)
@@ -22,3 +23,18 @@ def simulate_exam(seed, population_mean=66.0, population_sd=6.0, student_sd=12.0
         {"instructor": pd.Categorical.from_codes(instructor_idx, INSTRUCTORS), "score": scores}
     )
     return exam, pd.Series(true_means, index=pd.Index(INSTRUCTORS, name="instructor"), name="true mean")
+
+
+def exam_partial_pooling_model(exam: pd.DataFrame) -> pm.Model:
+    """Partial pooling of the section means: theta_i ~ N(mu, tau), written non-centred."""
+    instructor_idx = exam["instructor"].cat.codes.to_numpy()
+    coords = {"instructor": exam["instructor"].cat.categories.tolist(), "student": np.arange(len(exam))}
+    with pm.Model(coords=coords) as model:
+        mu = pm.Normal("mu", mu=50, sigma=25)
+        tau = pm.HalfNormal("tau", sigma=10)
+        z = pm.Normal("z", mu=0, sigma=1, dims="instructor")
+        theta = pm.Deterministic("theta", mu + tau * z, dims="instructor")
+        sigma = pm.HalfNormal("sigma", sigma=15)
+        pm.Normal("score", mu=theta[instructor_idx], sigma=sigma, observed=exam["score"].to_numpy(),
+                  dims="student")
+    return model

@@ -153,3 +153,16 @@ def glue_math(name: str, latex: str) -> None:
     from IPython.display import Markdown
 
     glue(name, Markdown(f"${latex}$"))
+
+
+def show_code(function):
+    """Show a helper function's source as a code listing, in Jupyter, Colab, Binder and on the website.
+
+    The book keeps models that several pages fit (and that the benchmark times) in this module, so
+    that they exist once; a page shows the code it runs with this, rather than hiding it in an import.
+    """
+    import inspect
+
+    from IPython.display import Code
+
+    return Code(inspect.getsource(function), language="python")
