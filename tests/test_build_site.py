@@ -1,6 +1,7 @@
 """The website build (tools/build_site.py): built from the committed notebooks, never executing them."""
 import json
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -48,7 +49,9 @@ def test_the_build_never_executes(tmp_path):
     """A notebook whose code would fail if run is rendered as it was committed: nothing executes."""
     book = tmp_path / "book"
     (book / "chapters").mkdir(parents=True)
-    (book / "_config.yml").write_text("title: t\nexecute:\n  execute_notebooks: 'off'\n")
+    (book / "_config.yml").write_text("title: t\nexecute:\n  execute_notebooks: 'off'\n"
+                                      "sphinx:\n  local_extensions:\n    book_pages: _ext\n")
+    shutil.copytree(ROOT / "_ext", book / "_ext")
     (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: chapters/page\n")
     (book / "intro.md").write_text("# Intro\n")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Page"),
