@@ -170,15 +170,30 @@ class EightSchoolsExact:
         return pd.Series(means)
 
 
-def posterior_mean_on_grid(y, sigma, tau_grid, mu_sd=20.0, tau_prior=None):
+def tau_quadrature(edges=(0.0, 0.5, 1.5, 3.0, 6.0, 12.0, 24.0, 60.0), per_piece=12):
+    """Gauss-Legendre nodes and weights for integrals over tau, `per_piece` nodes between each pair of `edges`.
+
+    With the default edges (noise sd 1, tau ~ HalfNormal(10)) the 84 nodes reproduce the adaptive
+    quadrature of `EightSchoolsExact` to about 1e-7, where a uniform grid needs thousands of points.
+    """
+    x, w = np.polynomial.legendre.leggauss(per_piece)
+    pieces = list(zip(edges[:-1], edges[1:]))
+    nodes = np.concatenate([0.5 * (b - a) * x + 0.5 * (a + b) for a, b in pieces])
+    weights = np.concatenate([0.5 * (b - a) * w for a, b in pieces])
+    return nodes, weights
+
+
+def posterior_mean_on_grid(y, sigma, tau_grid, mu_sd=20.0, tau_prior=None, tau_weights=None):
     """Posterior means E[theta | y] of the normal hierarchical model, for many data sets at once.
 
     `y` has shape (..., J): each row is one data set of J group estimates with standard
     errors `sigma` (shape (J,)). The same integrals as `EightSchoolsExact`, but summed over a
-    fixed grid of tau values instead of adaptive quadrature, which is vectorised and accurate
-    enough for simulation studies. `tau_grid` should be fine near 0 and reach well into
-    the tail of p(tau | y). Every sum over groups or grid points is a matrix product, so memory
-    grows with (data sets x grid points), not with the number of groups as well.
+    fixed set of tau values instead of adaptive quadrature, which is vectorised and accurate
+    enough for simulation studies. Either `tau_grid` is a grid, fine near 0 and reaching well
+    into the tail of p(tau | y), integrated with trapezoid-like weights; or it holds quadrature
+    nodes and `tau_weights` their weights (see `tau_quadrature`). Every sum over groups or grid
+    points is a matrix product, so memory grows with (data sets x grid points), not with the
+    number of groups as well.
     """
     tau_prior = tau_prior if tau_prior is not None else stats.halfnorm(scale=10.0)
     y = np.asarray(y, dtype=float)                                       # (..., J)
@@ -191,8 +206,9 @@ def posterior_mean_on_grid(y, sigma, tau_grid, mu_sd=20.0, tau_prior=None):
         - 0.5 * ((y**2) @ inverse_v.T - precision * mu_mean**2)
         + tau_prior.logpdf(tau)
     )
-    # Trapezoid weights on the (possibly uneven) grid.
-    weights = np.exp(log_post - log_post.max(axis=-1, keepdims=True)) * np.gradient(tau)
+    # Trapezoid-like weights on a (possibly uneven) grid, unless quadrature weights are given.
+    weights = np.gradient(tau) if tau_weights is None else np.asarray(tau_weights, dtype=float)
+    weights = np.exp(log_post - log_post.max(axis=-1, keepdims=True)) * weights
     weights /= weights.sum(axis=-1, keepdims=True)                       # (..., T)
     # E[theta_j | y] = sum_t w_t [(1 - B_tj) y_j + B_tj m_t], with B_tj = sigma_j^2 / v_tj.
     shrinkage = np.asarray(sigma, dtype=float) ** 2 * inverse_v         # (T, J)

@@ -7,6 +7,7 @@ from scipy import special, stats
 
 from hierarchical_helpers.eight_schools import (
     EightSchoolsExact, eight_schools_data, eight_schools_model, marginal_mle_tau, posterior_mean_on_grid,
+    tau_quadrature,
 )
 
 
@@ -142,3 +143,16 @@ def test_grid_means_match_quadrature_for_unequal_standard_errors():
     for row, means in zip(data, on_grid):
         exact = EightSchoolsExact(row, sigma).posterior_means()
         np.testing.assert_allclose(means, exact[[f"theta[{i}]" for i in range(5)]], atol=2e-3)
+
+
+def test_quadrature_nodes_match_quadrature_for_simulation_settings():
+    """The Gauss-Legendre nodes the Stein simulation uses: noise sd 1, few or many groups."""
+    rng = np.random.default_rng(4)
+    nodes, weights = tau_quadrature()
+    assert weights.sum() == pytest.approx(60.0)
+    for J, spread in [(4, 0.0), (4, 5.0), (50, 4.0)]:
+        data = rng.normal(0, spread, size=(3, J)) + rng.standard_normal((3, J))
+        on_nodes = posterior_mean_on_grid(data, np.ones(J), nodes, tau_weights=weights)
+        for row, means in zip(data, on_nodes):
+            exact = EightSchoolsExact(row, np.ones(J)).posterior_means()
+            np.testing.assert_allclose(means, exact[[f"theta[{i}]" for i in range(J)]], atol=1e-5)
