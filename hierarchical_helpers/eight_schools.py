@@ -36,8 +36,8 @@ def eight_schools_model(parameterisation: str = "non-centred", schools: pd.DataF
     """
     schools = eight_schools_data() if schools is None else schools
     with pm.Model(coords={"school": schools.index.tolist()}) as model:
-        mu = pm.Normal("mu", mu=0, sigma=20)
         tau = pm.HalfNormal("tau", sigma=10)
+        mu = pm.Normal("mu", mu=0, sigma=20)
         if parameterisation == "centred":
             # The school effects themselves are the sampled parameters.
             theta = pm.Normal("theta", mu=mu, sigma=tau, dims="school")

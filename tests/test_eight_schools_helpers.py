@@ -26,8 +26,8 @@ def exact(schools):
 def test_models_have_the_named_variables_and_data(schools):
     centred = eight_schools_model("centred")
     non_centred = eight_schools_model("non-centred")
-    assert [rv.name for rv in centred.free_RVs] == ["mu", "tau", "theta"]
-    assert [rv.name for rv in non_centred.free_RVs] == ["mu", "tau", "z"]
+    assert [rv.name for rv in centred.free_RVs] == ["tau", "mu", "theta"]
+    assert [rv.name for rv in non_centred.free_RVs] == ["tau", "mu", "z"]
     assert [d.name for d in non_centred.deterministics] == ["theta"]
     for model in (centred, non_centred):
         assert list(model.coords["school"]) == list(schools.index)
