@@ -9,5 +9,8 @@ points = 1
 
 @test_case(points=1, hidden=False)
 def test_q1_shape(widths):
+    import pandas as pd
+    assert isinstance(widths, pd.DataFrame), "widths should be a pandas DataFrame"
     assert list(widths.index) == ["Tiny", "Small", "Medium", "Huge"], "index the rows by region"
-    assert {"hierarchical", "no pooling"} <= set(widths.columns)
+    assert {"hierarchical", "no pooling"} <= set(widths.columns), "columns 'hierarchical' and 'no pooling'"
+    assert ((widths > 0) & (widths < 1)).all().all(), "widths of intervals for shares lie between 0 and 1"

@@ -9,4 +9,7 @@ points = 1
 
 @test_case(points=1, hidden=False)
 def test_q2_range(shrinkage):
-    assert len(shrinkage) == 4 and ((shrinkage > 0) & (shrinkage < 1)).all()
+    import pandas as pd
+    assert isinstance(shrinkage, pd.Series), "shrinkage should be a pandas Series"
+    assert list(shrinkage.index) == ["Tiny", "Small", "Medium", "Huge"], "index the Series by region"
+    assert ((shrinkage > 0) & (shrinkage < 1)).all(), "each B_r lies between 0 and 1"
