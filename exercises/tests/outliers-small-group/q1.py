@@ -9,4 +9,7 @@ points = 1
 
 @test_case(points=1, hidden=False)
 def test_q1_fit(unpooled_idata):
-    assert "beta" in unpooled_idata.posterior and unpooled_idata.posterior["beta"].shape[-1] == 8
+    assert hasattr(unpooled_idata, "posterior"), "store the result of pm.sample"
+    for name in ["alpha", "beta", "sigma"]:
+        assert name in unpooled_idata.posterior, f"the model needs a variable named {name}"
+        assert unpooled_idata.posterior[name].sizes.get("group") == 8, f"{name} needs dims='group'"

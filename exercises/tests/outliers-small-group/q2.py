@@ -8,5 +8,9 @@ points = 1
 
 
 @test_case(points=1, hidden=False)
-def test_q2_count(centred_divergences):
-    assert int(centred_divergences) >= 0 and float(centred_divergences) == int(centred_divergences)
+def test_q2_count(centred_divergences, centred_idata):
+    assert isinstance(centred_divergences, int) and not isinstance(centred_divergences, bool), \
+        "centred_divergences should be an integer (use int(...))"
+    assert hasattr(centred_idata, "posterior"), "store the result of pm.sample in centred_idata"
+    assert centred_divergences == int(centred_idata.sample_stats["diverging"].sum()), \
+        "count the divergent transitions of centred_idata: sample_stats['diverging']"

@@ -9,4 +9,9 @@ points = 1
 
 @test_case(points=1, hidden=False)
 def test_q3_fit(hierarchical_idata):
-    assert "beta" in hierarchical_idata.posterior and hierarchical_idata.posterior["beta"].shape[-1] == 8
+    import numpy as np
+    post = hierarchical_idata.posterior
+    assert "beta" in post and post["beta"].sizes.get("group") == 8, "slopes named beta, dims='group'"
+    assert "z_beta" in post, "the standardised slopes are named z_beta"
+    assert np.allclose(post["beta"], post["mu_beta"] + post["tau_beta"] * post["z_beta"], rtol=1e-6, atol=1e-9), \
+        "beta = mu_beta + tau_beta * z_beta"

@@ -4,14 +4,26 @@ from otter.test_files import test_case
 OK_FORMAT = False
 
 name = "q1"
-points = 2
+points = 3
 
 
 @test_case(points=1, hidden=False)
 def test_q1_fit(unpooled_idata):
-    assert "beta" in unpooled_idata.posterior and unpooled_idata.posterior["beta"].shape[-1] == 8
+    assert hasattr(unpooled_idata, "posterior"), "store the result of pm.sample"
+    for name in ["alpha", "beta", "sigma"]:
+        assert name in unpooled_idata.posterior, f"the model needs a variable named {name}"
+        assert unpooled_idata.posterior[name].sizes.get("group") == 8, f"{name} needs dims='group'"
 
 
-@test_case(points=1, hidden=True)
-def test_q1_outliers_pull_the_small_group(unpooled_idata):
-    assert float(unpooled_idata.posterior["beta"].mean(("chain", "draw"))[0]) < 1.5
+@test_case(points=2, hidden=True)
+def test_q1_outliers_pull_both_groups(unpooled_idata):
+    # Fitted alone, each contaminated group's slope is pulled well below 2 by its outliers; the
+    # clean groups stay near it. Thresholds sit far from the posterior means (about 0.5 for G1,
+    # 1.8 for G8) compared with their Monte Carlo errors (below 0.03).
+    import arviz as az
+    slopes = unpooled_idata.posterior["beta"].mean(("chain", "draw"))
+    assert int(unpooled_idata.sample_stats["diverging"].sum()) == 0
+    assert float(az.ess(unpooled_idata, var_names=["beta"], method="bulk")["beta"].min()) >= 400
+    assert float(slopes.sel(group="G1")) < 1.2
+    assert 1.6 < float(slopes.sel(group="G8")) < 1.9
+    assert all(1.7 < float(slopes.sel(group=g)) < 2.4 for g in ["G2", "G3", "G4", "G5", "G6", "G7"])

@@ -4,9 +4,28 @@ from otter.test_files import test_case
 OK_FORMAT = False
 
 name = "q2"
-points = 1
+points = 3
 
 
 @test_case(points=1, hidden=False)
-def test_q2_count(centred_divergences):
-    assert int(centred_divergences) >= 0 and float(centred_divergences) == int(centred_divergences)
+def test_q2_count(centred_divergences, centred_idata):
+    assert isinstance(centred_divergences, int) and not isinstance(centred_divergences, bool), \
+        "centred_divergences should be an integer (use int(...))"
+    assert hasattr(centred_idata, "posterior"), "store the result of pm.sample in centred_idata"
+    assert centred_divergences == int(centred_idata.sample_stats["diverging"].sum()), \
+        "count the divergent transitions of centred_idata: sample_stats['diverging']"
+
+
+@test_case(points=2, hidden=True)
+def test_q2_centred_and_divergent(centred_idata, centred_divergences):
+    # The model is the centred hierarchy (slopes and intercepts sampled directly, no standardised
+    # effects), and it diverges: that is the problem the next question fixes.
+    import numpy as np
+    post = centred_idata.posterior
+    for name in ["mu_alpha", "tau_alpha", "mu_beta", "tau_beta", "alpha", "beta", "sigma"]:
+        assert name in post, f"the model needs a variable named {name}"
+    standardised = (post["beta"] - post["mu_beta"]) / post["tau_beta"]
+    for name, values in post.data_vars.items():
+        if name != "beta" and values.shape == post["beta"].shape:
+            assert not np.allclose(values, standardised), f"beta is computed from {name}: that is the non-centred form"
+    assert centred_divergences > 0
