@@ -9,7 +9,8 @@ points = 1
 
 @test_case(points=1, hidden=False)
 def test_q2_count(centred_divergences, centred_idata):
-    assert isinstance(centred_divergences, int) and not isinstance(centred_divergences, bool), \
+    import numbers
+    assert isinstance(centred_divergences, numbers.Integral) and not isinstance(centred_divergences, bool), \
         "centred_divergences should be an integer (use int(...))"
     assert hasattr(centred_idata, "posterior"), "store the result of pm.sample in centred_idata"
     assert centred_divergences == int(centred_idata.sample_stats["diverging"].sum()), \

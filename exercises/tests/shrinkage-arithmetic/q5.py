@@ -9,4 +9,5 @@ points = 1
 
 @test_case(points=1, hidden=False)
 def test_q5_is_a_percentage(choate_reduction_percent):
-    assert 0 < float(choate_reduction_percent) < 100, "give a percentage between 0 and 100"
+    assert 1 < float(choate_reduction_percent) < 100, \
+        "give a percentage between 0 and 100 (for example 37.5 for 37.5%, not 0.375)"
