@@ -1,0 +1,603 @@
+"""Every exercise check rewards a right answer and rejects plausible wrong ones; every question
+prompt reaches the student.
+
+The check functions are imported from the generated files in solutions/tests/<exercise>/ and
+called directly with values, as the grader calls them: with their arguments only. Right answers
+are computed here cheaply (closed forms, conjugate posteriors, independent draws from exact
+posteriors) and fits are small synthetic DataTrees built with `az.from_dict`; nothing here runs
+MCMC. The data of each exercise come from executing the exercise's own data cells, so they are
+the data a student sees.
+
+`CASES` lists, for every check case of every exercise, one right answer and at least one wrong
+one; a test makes sure that no generated check case is left out.
+"""
+from __future__ import annotations
+
+import functools
+import importlib.util
+import inspect
+import re
+
+import arviz as az
+import jupytext
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from book_layout import ROOT, exercise_sources
+from hierarchical_helpers import EightSchoolsExact, eight_schools_data
+
+SOURCES = exercise_sources()
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading checks and the exercises' data
+
+def check_cases(exercise: str) -> dict[str, callable]:
+    """Every test-case function of an exercise's generated check files, by function name."""
+    cases = {}
+    for path in sorted((ROOT / "solutions" / "tests" / exercise).glob("q*.py")):
+        spec = importlib.util.spec_from_file_location(f"checks_{exercise}_{path.stem}".replace("-", "_"), path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        for name, value in vars(module).items():
+            function = getattr(value, "test_func", None)  # otter's @test_case wraps the function
+            if function is None and inspect.isfunction(value):
+                function = value
+            if inspect.isfunction(function) and function.__name__.startswith("test_"):
+                cases[function.__name__] = function
+    return cases
+
+
+@functools.cache
+def exercise_data(exercise: str) -> dict:
+    """The notebook variables that an exercise's data cells define.
+
+    Executes, in order, the code cells a student runs before answering that neither answer,
+    check, install, fit (pm.sample) nor plot: the data and constants of the exercise.
+    """
+    source = ROOT / "exercises" / f"{exercise}.md"
+    text = source.read_text()
+    seed = int(re.search(r"SEED = setup_page\(seed=(\d+)\)", text).group(1))
+    namespace = {"np": np, "pd": pd, "stats": stats, "SEED": seed, "eight_schools_data": eight_schools_data}
+    for cell in jupytext.read(source).cells:
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type != "code" or {"solution", "check", "colab-setup", "hide-cell"} & set(tags):
+            continue
+        if any(word in cell.source for word in ("pm.sample", "pm.Model", "plt.", "watermark()")):
+            continue
+        exec(cell.source, namespace)
+    return namespace
+
+
+def fit(posterior: dict, dims: dict | None = None, coords: dict | None = None, divergences: int = 0):
+    """A synthetic fit: posterior draws shaped (chain, draw, ...) and sample_stats['diverging']."""
+    chains, draws = np.shape(next(iter(posterior.values())))[:2]
+    diverging = np.zeros(chains * draws, dtype=bool)
+    diverging[:divergences] = True
+    return az.from_dict(
+        {"posterior": posterior, "sample_stats": {"diverging": diverging.reshape(chains, draws)}},
+        dims=dims or {}, coords=coords or {},
+    )
+
+
+def sticky(draws, repeat=20):
+    """The same number of draws, each held for `repeat` steps: an effective sample size about n / repeat."""
+    draws = np.asarray(draws)
+    kept = draws[:, ::repeat]
+    return np.repeat(kept, repeat, axis=1)[:, : draws.shape[1]]
+
+
+@functools.cache
+def eight_schools_exact_draws(n_chains=2, n_draws=1000, seed=1):
+    """Independent draws (mu, tau, theta) from the exact Eight Schools posterior (the book's priors)."""
+    data = eight_schools_data()
+    y, sigma = data["y"].to_numpy(), data["sigma"].to_numpy()
+    exact = EightSchoolsExact(y, sigma)
+    rng = np.random.default_rng(seed)
+    grid = np.concatenate([np.linspace(1e-6, 1, 1001), np.linspace(1.001, 60, 6000)])
+    density = exact.tau_density(grid)
+    cdf = np.concatenate([[0], np.cumsum(np.diff(grid) * 0.5 * (density[1:] + density[:-1]))])
+    tau = np.interp(rng.uniform(0, cdf[-1], n_chains * n_draws), cdf, grid)
+    mu = np.array([rng.normal(exact.mu_given_tau(t), exact.mu_sd_given_tau(t)) for t in tau])
+    precision = 1 / sigma**2 + 1 / tau[:, None] ** 2
+    theta = rng.normal((y / sigma**2 + mu[:, None] / tau[:, None] ** 2) / precision, 1 / np.sqrt(precision))
+    shape = (n_chains, n_draws)
+    return mu.reshape(shape), tau.reshape(shape), theta.reshape(*shape, len(y))
+
+
+def call(function, namespace: dict):
+    """Call a check as the grader does: with the notebook variables its arguments name, and no others."""
+    return function(**{name: namespace[name] for name in inspect.signature(function).parameters})
+
+
+def passes(function, namespace: dict) -> bool:
+    try:
+        call(function, namespace)
+    except KeyError:
+        raise
+    except Exception:  # a failing check raises; what it raises does not matter here
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Right and wrong answers, exercise by exercise. Each function returns
+# {case name: (right arguments, [wrong arguments, ...])}.
+
+def shrinkage_arithmetic():
+    data = eight_schools_data()
+    y, sigma = data["y"], data["sigma"]
+    b = sigma**2 / (sigma**2 + 25.0)
+    shrunk = b * 8 + (1 - b) * y
+    exact = EightSchoolsExact(y.to_numpy(), sigma.to_numpy()).posterior_means()
+    posterior_means = pd.Series(exact[[f"theta[{i}]" for i in range(8)]].to_numpy(), index=y.index)
+    q4_right = {"posterior_means": posterior_means, "largest_gap_school": "Phillips Andover"}
+    return {
+        "test_q1_is_a_series_of_eight": ({"shrinkage_factors": b}, [{"shrinkage_factors": b.to_numpy()}]),
+        "test_q1_between_zero_and_one": ({"shrinkage_factors": b}, [{"shrinkage_factors": sigma**2 / 25.0}]),
+        # 1 - B is the weight on the school's own data, not the shrinkage factor.
+        "test_q1_values": ({"shrinkage_factors": b}, [{"shrinkage_factors": 1 - b}]),
+        "test_q2_are_school_names": ({"most_shrunk": "Mt. Hermon", "least_shrunk": "Hotchkiss"},
+                                     [{"most_shrunk": "School H", "least_shrunk": "School E"}]),
+        "test_q2_values": ({"most_shrunk": "Mt. Hermon", "least_shrunk": "Hotchkiss"},
+                           [{"most_shrunk": "Hotchkiss", "least_shrunk": "Mt. Hermon"}]),
+        # B * mu alone forgets the school's own data and leaves the interval [mu, y].
+        "test_q3_between_mu_and_y": ({"shrunk_estimates": shrunk}, [{"shrunk_estimates": b * 8}]),
+        # Weights swapped: still between mu and y, but wrong.
+        "test_q3_values": ({"shrunk_estimates": shrunk}, [{"shrunk_estimates": (1 - b) * 8 + b * y}]),
+        "test_q4_shape": (q4_right, [{**q4_right, "posterior_means": posterior_means.to_list()}]),
+        "test_q4_values": (q4_right, [{**q4_right, "largest_gap_school": "Choate"},
+                                      {**q4_right, "posterior_means": shrunk}]),
+        "test_q5_is_a_percentage": ({"choate_reduction_percent": 90.0}, [{"choate_reduction_percent": 0.9}]),
+        "test_q5_value": ({"choate_reduction_percent": 90.0}, [{"choate_reduction_percent": 10.0}]),
+        "test_q6_ranges": ({"ninth_shrinkage": 4 / 29, "ninth_estimate": 4 / 29 * 8 + 25 / 29 * 20},
+                           [{"ninth_shrinkage": 4 / 29, "ninth_estimate": 4 / 29 * 20}]),
+        "test_q6_values": ({"ninth_shrinkage": 4 / 29, "ninth_estimate": 4 / 29 * 8 + 25 / 29 * 20},
+                           [{"ninth_shrinkage": 25 / 29, "ninth_estimate": 25 / 29 * 8 + 4 / 29 * 20}]),
+    }
+
+
+def non_centred():
+    cases = [(1.0, 8), (0.5, 3), (5.0, 8), (12.0, 20)]
+    right_jacobians = [n * np.log(tau) for tau, n in cases]
+    mu, tau, theta = eight_schools_exact_draws()
+    schools = list(eight_schools_data().index)
+    dims, coords = {"theta": ["school"], "z": ["school"]}, {"school": schools}
+    non_centred_fit = fit({"mu": mu, "tau": tau, "z": (theta - mu[..., None]) / tau[..., None], "theta": theta},
+                          dims, coords)
+    centred_fit = fit({"mu": mu, "tau": tau, "theta": theta}, dims, coords, divergences=15)
+    # A centred fit that missed the funnel's neck: its draws of small tau replaced by others.
+    keep = tau > 1
+    refill = np.random.default_rng(2).choice(np.flatnonzero(keep.ravel()), size=int((~keep).sum()))
+    mu_n, tau_n, theta_n = (a.reshape(2000, *a.shape[2:]).copy() for a in (mu, tau, theta))
+    for array in (mu_n, tau_n, theta_n):
+        array[~keep.ravel()] = array[refill]
+    missed = fit({"mu": mu_n.reshape(2, 1000), "tau": tau_n.reshape(2, 1000),
+                  "z": ((theta_n - mu_n[:, None]) / tau_n[:, None]).reshape(2, 1000, 8),
+                  "theta": theta_n.reshape(2, 1000, 8)}, dims, coords)
+    prior_tau = np.abs(np.random.default_rng(3).normal(0, 10, size=(2, 1000)))
+    from_prior = fit({"mu": mu, "tau": prior_tau, "z": (theta - mu[..., None]) / prior_tau[..., None],
+                      "theta": theta}, dims, coords)
+    slow = fit({"mu": sticky(mu), "tau": sticky(tau), "z": sticky((theta - mu[..., None]) / tau[..., None]),
+                "theta": sticky(theta)}, dims, coords)
+    one_chain = fit({"mu": mu[:1], "tau": tau[:1], "theta": theta[:1]}, dims, coords)
+    # A "centred" fit that is really the non-centred one with z renamed.
+    disguised = fit({"mu": mu, "tau": tau, "eta": (theta - mu[..., None]) / tau[..., None], "theta": theta},
+                    {**dims, "eta": ["school"]}, coords)
+    fits = {"centred_idata": centred_fit, "non_centred_idata": non_centred_fit}
+
+    def diagnostics(prob=0.94, fits=fits):
+        rows = {}
+        for name, idata in zip(["centred", "non-centred"], fits.values()):
+            hdi = az.hdi(idata, var_names=["tau"], prob=prob)["tau"]
+            rows[name] = {"divergences": int(idata.sample_stats["diverging"].sum()),
+                          "r_hat_tau": float(az.rhat(idata, var_names=["tau"])["tau"]),
+                          "ess_bulk_tau": float(az.ess(idata, var_names=["tau"], method="bulk")["tau"]),
+                          "hdi_low_tau": float(hdi.sel(ci_bound="lower")),
+                          "hdi_high_tau": float(hdi.sel(ci_bound="upper"))}
+        return pd.DataFrame(rows).T
+
+    right_diagnostics = diagnostics()
+    return {
+        "test_q2_shape": ({"log_jacobians": right_jacobians}, [{"log_jacobians": [tau**n for tau, n in cases]}]),
+        "test_q2_values": ({"log_jacobians": right_jacobians},
+                           [{"log_jacobians": [np.log(tau) for tau, n in cases]},
+                            {"log_jacobians": [-n * np.log(tau) for tau, n in cases]}]),
+        "test_q4_fits": (fits, [{**fits, "centred_idata": one_chain}]),
+        "test_q4_parameterisations": (fits, [{**fits, "centred_idata": non_centred_fit},
+                                             {**fits, "centred_idata": disguised},
+                                             {**fits, "non_centred_idata": centred_fit}]),
+        "test_q4_non_centred_matches_the_exact_posterior": (
+            {"non_centred_idata": non_centred_fit},
+            [{"non_centred_idata": missed}, {"non_centred_idata": from_prior}, {"non_centred_idata": slow},
+             {"non_centred_idata": centred_fit}]),
+        "test_q5_shape": ({"diagnostics": right_diagnostics},
+                          [{"diagnostics": right_diagnostics.rename(index={"non-centred": "noncentred"})}]),
+        "test_q5_values": ({"diagnostics": right_diagnostics, **fits},
+                           [{"diagnostics": diagnostics(prob=0.89), **fits},
+                            {"diagnostics": right_diagnostics.assign(divergences=0), **fits}]),
+    }
+
+
+def poisson_rates():
+    data = exercise_data("poisson-rates")
+    counts, exposure, hospitals = data["counts"], data["exposure"], data["hospitals"]
+
+    def no_pooling(shape, rate):
+        posterior = stats.gamma(a=counts + shape, scale=1 / (rate + exposure))
+        return pd.DataFrame({"mean": posterior.mean(), "low": posterior.ppf(0.03), "high": posterior.ppf(0.97)},
+                            index=hospitals)
+
+    rng = np.random.default_rng(4)
+    mu = rng.normal(0.35, 0.48, size=(2, 2000))
+    tau = np.abs(rng.normal(1.1, 0.4, size=(2, 2000)))
+    z = rng.normal(size=(2, 2000, 8))
+    rate = np.exp(mu[..., None] + tau[..., None] * z)
+    dims, coords = {"z": ["hospital"], "rate": ["hospital"]}, {"hospital": hospitals}
+    right_fit = fit({"mu": mu, "tau": tau, "z": z, "rate": rate}, dims, coords)
+    centred_fit = fit({"mu": mu, "tau": tau, "z": z, "rate": np.exp(rng.normal(0.3, 0.8, size=(2, 2000, 8)))},
+                      dims, coords)
+    diverging_fit = fit({"mu": mu, "tau": tau, "z": z, "rate": rate}, dims, coords, divergences=3)
+    slow_fit = fit({"mu": sticky(mu), "tau": sticky(tau), "z": sticky(z),
+                    "rate": np.exp(sticky(mu)[..., None] + sticky(tau)[..., None] * sticky(z))}, dims, coords)
+    unnamed_fit = fit({"mu": mu, "tau": tau, "z": z, "rate": rate})
+
+    h5 = right_fit.posterior["rate"].sel(hospital="H5")
+    h5_alone = stats.gamma(a=counts[4] + 0.5, scale=1 / exposure[4])
+    eti, hdi = float(np.diff(az.eti(h5, prob=0.94).values)[0]), float(np.diff(az.hdi(h5, prob=0.94).values)[0])
+    widths = pd.DataFrame({"equal-tailed": [h5_alone.ppf(0.97) - h5_alone.ppf(0.03), eti],
+                           "HDI": [h5_alone.ppf(0.94), hdi]}, index=["no pooling", "hierarchical"])
+    q3 = {"h5_widths": widths, "hierarchical_idata": right_fit, "counts": counts, "exposure": exposure}
+    # The old mistake: an equal-tailed interval on one side, an HDI on the other.
+    mixed = widths.copy()
+    mixed.loc["no pooling", "HDI"] = widths.loc["no pooling", "equal-tailed"]
+    mixed.loc["hierarchical", "equal-tailed"] = widths.loc["hierarchical", "HDI"]
+
+    rng = np.random.default_rng(5)
+    new_rate = np.exp(mu + tau * rng.standard_normal(mu.shape))
+    right_counts = rng.poisson(new_rate * 3.0).ravel()
+    q1 = {"no_pooling": no_pooling(0.5, 0.0), "counts": counts, "exposure": exposure}
+    return {
+        "test_q1_shape": (q1, [{**q1, "no_pooling": no_pooling(0.5, 0.0).set_axis(["mean", "lower", "upper"], axis=1)}]),
+        # Gamma(2, 1), the old baseline, is not the no-pooling posterior the question asks for.
+        "test_q1_values": (q1, [{**q1, "no_pooling": no_pooling(2.0, 1.0)}]),
+        "test_q2_fit": ({"hierarchical_idata": right_fit}, [{"hierarchical_idata": unnamed_fit}]),
+        "test_q2_non_centred_and_converged": ({"hierarchical_idata": right_fit},
+                                              [{"hierarchical_idata": centred_fit},
+                                               {"hierarchical_idata": diverging_fit},
+                                               {"hierarchical_idata": slow_fit}]),
+        "test_q3_shape": (q3, [{**q3, "h5_widths": widths.rename(index={"hierarchical": "partial pooling"})},
+                               {**q3, "h5_widths": widths[["HDI", "equal-tailed"]].set_axis(["equal-tailed", "HDI"], axis=1)}]),
+        "test_q3_values": (q3, [{**q3, "h5_widths": mixed}]),
+        "test_q4_counts": ({"new_hospital_counts": right_counts},
+                           [{"new_hospital_counts": right_counts[:2000]}, {"new_hospital_counts": new_rate.ravel() * 3}]),
+        "test_q4_distribution": (
+            {"new_hospital_counts": right_counts, "hierarchical_idata": right_fit},
+            [{"new_hospital_counts": rng.poisson(new_rate).ravel(), "hierarchical_idata": right_fit},
+             {"new_hospital_counts": rng.poisson(3 * np.exp(mu)).ravel(), "hierarchical_idata": right_fit}]),
+    }
+
+
+def exact_beta(observed_effect, private, school_sigma):
+    """Exact posterior mean and sd of beta in the covariate model, by a different route from the
+    check's: the marginal likelihood of tau as a multivariate normal density of y, and the
+    posterior of (mu, beta) given tau in covariance (kriging) form."""
+    y = np.asarray(observed_effect, dtype=float)
+    X = np.column_stack([np.ones_like(y), np.asarray(private, dtype=float)])
+    prior_cov = np.diag([20.0**2, 10.0**2])
+    taus = np.linspace(1e-6, 60, 3001)
+    variance_of_y = np.asarray(school_sigma, dtype=float) ** 2 + taus[:, None, None] ** 2
+    marginal = X @ prior_cov @ X.T + np.eye(len(y)) * variance_of_y             # (tau, i, i)
+    v = X @ prior_cov[:, 1]                                                     # cov(y, beta)
+    solved = np.linalg.solve(marginal, np.stack([np.broadcast_to(y, (len(taus), len(y))),
+                                                 np.broadcast_to(v, (len(taus), len(y)))], axis=-1))
+    log_weights = -0.5 * np.linalg.slogdet(marginal)[1] - 0.5 * solved[..., 0] @ y + stats.halfnorm(scale=10).logpdf(taus)
+    means = solved[..., 0] @ v                                                  # cov(beta, y) C^-1 y
+    variances = prior_cov[1, 1] - solved[..., 1] @ v                            # var(beta) - v' C^-1 v
+    weights = np.exp(log_weights - log_weights.max())
+    weights /= weights.sum()
+    mean = weights @ means
+    return mean, np.sqrt(weights @ (variances + means**2) - mean**2)
+
+
+def new_group_prediction():
+    data = exercise_data("new-group-prediction")
+    mu, tau, theta = eight_schools_exact_draws()
+    schools = list(eight_schools_data().index)
+    schools_fit = fit({"mu": mu, "tau": tau, "theta": theta}, {"theta": ["school"]}, {"school": schools})
+    rng = np.random.default_rng(6)
+    theta_new = (mu + tau * rng.standard_normal(mu.shape)).ravel()
+    e_hdi = az.hdi(schools_fit.posterior["theta"].sel(school="Hotchkiss"), prob=0.94).values
+    q1 = {"theta_new": theta_new, "new_school_hdi": az.hdi(theta_new, prob=0.94), "school_e_hdi": e_hdi,
+          "schools_idata": schools_fit}
+    choate_hdi = az.hdi(schools_fit.posterior["theta"].sel(school="Choate"), prob=0.94).values
+
+    covariate_data = {k: data[k] for k in ("observed_effect", "private", "school_sigma")}
+    mean, sd = exact_beta(**covariate_data)
+    rng = np.random.default_rng(7)
+
+    def covariate_fit(beta, divergences=0):
+        return fit({"mu": rng.normal(5, 1, size=(2, 1000)), "tau": np.abs(rng.normal(3, 1, size=(2, 1000))),
+                    "beta": beta}, divergences=divergences)
+
+    right_beta = rng.normal(mean, sd, size=(2, 1000))
+    right = covariate_fit(right_beta)
+    reversed_flags = covariate_fit(rng.normal(-mean, sd, size=(2, 1000)))
+    q2 = {"covariate_idata": right, "beta_hdi": az.hdi(right.posterior["beta"], prob=0.94).values, **covariate_data}
+    return {
+        "test_q1_shapes": (q1, [{**q1, "new_school_hdi": q1["new_school_hdi"][::-1]},
+                                {**q1, "theta_new": theta_new[:1000]}]),
+        "test_q1_values": (q1, [{**q1, "theta_new": mu.ravel(), "new_school_hdi": az.hdi(mu.ravel(), prob=0.94)},
+                                {**q1, "theta_new": 2 * theta_new - mu.ravel(),
+                                 "new_school_hdi": az.hdi(2 * theta_new - mu.ravel(), prob=0.94)},
+                                {**q1, "school_e_hdi": choate_hdi}]),
+        "test_q2_fit": (q2, [{**q2, "beta_hdi": q2["beta_hdi"][::-1]},
+                             {**q2, "covariate_idata": fit({"b": right_beta})}]),
+        "test_q2_matches_the_exact_posterior": (
+            q2, [{**q2, "covariate_idata": reversed_flags,
+                  "beta_hdi": az.hdi(reversed_flags.posterior["beta"], prob=0.94).values},
+                 {**q2, "covariate_idata": covariate_fit(sticky(right_beta))},
+                 {**q2, "covariate_idata": covariate_fit(right_beta, divergences=2)},
+                 {**q2, "beta_hdi": az.hdi(right.posterior["beta"], prob=0.89).values}]),
+    }
+
+
+def unbalanced_regions():
+    data = exercise_data("unbalanced-regions")
+    counts, regions, answers = data["counts"], data["regions"], data["answers"]
+    rng = np.random.default_rng(8)
+    alpha = rng.lognormal(np.log(13), 0.5, size=(2, 1000))
+    national = counts.sum(axis=0) / counts.sum()
+    pi = np.stack([np.array([rng.dirichlet(a * national + counts[r]) for a in alpha.ravel()]).reshape(2, 1000, 3)
+                   for r in range(len(regions))], axis=2)
+    regions_fit = fit({"alpha": alpha, "pi": pi}, {"pi": ["region", "answer"]},
+                      {"region": regions, "answer": answers})
+
+    def widths(prob=0.94, average=np.mean):
+        rng = np.random.default_rng(20261122)
+        rows = {}
+        for r, region in enumerate(regions):
+            pooled = az.hdi(regions_fit.posterior["pi"].sel(region=region), prob=0.94)
+            flat_draws = rng.dirichlet(1 + counts[r], size=2000)
+            flat = np.array([az.hdi(flat_draws[:, k], prob=prob) for k in range(3)])
+            rows[region] = {"hierarchical": float((pooled.sel(ci_bound="upper") - pooled.sel(ci_bound="lower")).mean()),
+                            "no pooling": float(average(flat[:, 1] - flat[:, 0]))}
+        return pd.DataFrame(rows).T
+
+    right_widths = widths()
+    q1 = {"widths": right_widths, "regions_idata": regions_fit, "counts": counts}
+    sizes = np.array([10, 60, 150, 500])
+    draws = alpha.ravel()
+    shrinkage = pd.Series({region: float(np.mean(draws / (draws + n))) for region, n in zip(regions, sizes)})
+    plugged = pd.Series({region: draws.mean() / (draws.mean() + n) for region, n in zip(regions, sizes)})
+    return {
+        "test_q1_shape": (q1, [{**q1, "widths": right_widths.rename(index=str.lower)}]),
+        "test_q1_values": (q1, [{**q1, "widths": right_widths[["no pooling", "hierarchical"]].set_axis(
+                                    ["hierarchical", "no pooling"], axis=1)},
+                                # ArviZ's default 89% interval, or the sum instead of the average over answers.
+                                {**q1, "widths": widths(prob=0.89)}, {**q1, "widths": widths(average=np.sum)}]),
+        "test_q2_range": ({"shrinkage": shrinkage}, [{"shrinkage": shrinkage.to_numpy()}]),
+        # Plugging in the posterior mean of alpha is not the posterior mean of B.
+        "test_q2_values": ({"shrinkage": shrinkage, "regions_idata": regions_fit},
+                           [{"shrinkage": plugged, "regions_idata": regions_fit}]),
+    }
+
+
+def outliers_small_group():
+    rng = np.random.default_rng(9)
+    groups = [f"G{g + 1}" for g in range(8)]
+    dims, coords = {name: ["group"] for name in ("alpha", "beta", "sigma", "z_beta")}, {"group": groups}
+
+    def draws(means, sd=0.05, shape=(2, 1000)):
+        return rng.normal(means, sd, size=(*shape, len(means)))
+
+    unpooled_means = [0.57, 1.86, 1.94, 1.95, 1.96, 2.28, 1.85, 1.77]
+    common = {"alpha": draws([15.0] * 8, 0.3), "sigma": np.abs(draws([1.5] * 8, 0.2))}
+    unpooled = fit({**common, "beta": draws(unpooled_means)}, dims, coords)
+    unnamed = fit({**common, "beta": draws(unpooled_means)})
+    robust_as_unpooled = fit({**common, "beta": draws([0.51, 1.87, 1.98, 1.91, 1.99, 2.25, 1.87, 2.0])}, dims, coords)
+
+    def hierarchy(centred, shape=(2, 1000), divergences=0, g1=1.83, slow=False):
+        mu_beta, tau_beta = rng.normal(1.95, 0.03, size=shape), np.abs(rng.normal(0.08, 0.04, size=shape))
+        posterior = {"mu_alpha": rng.normal(15, 0.7, size=shape), "tau_alpha": np.abs(rng.normal(2, 0.5, size=shape)),
+                     "mu_beta": mu_beta, "tau_beta": tau_beta, **{k: v[:, : shape[1]] for k, v in common.items()}}
+        if shape != (2, 1000):
+            posterior.update(alpha=draws([15.0] * 8, 0.3, shape), sigma=np.abs(draws([1.5] * 8, 0.2, shape)))
+        if centred:
+            posterior["beta"] = draws([g1, 1.9, 1.94, 1.94, 1.95, 2.14, 1.88, 1.86], shape=shape)
+        else:
+            z_beta = rng.normal(size=(*shape, 8))
+            posterior["z_beta"] = z_beta
+            posterior["beta"] = mu_beta[..., None] + tau_beta[..., None] * z_beta
+        if slow:
+            posterior = {k: sticky(v) for k, v in posterior.items()}
+            if not centred:
+                posterior["beta"] = posterior["mu_beta"][..., None] + posterior["tau_beta"][..., None] * posterior["z_beta"]
+        return fit(posterior, dims, coords, divergences)
+
+    centred = hierarchy(centred=True, divergences=22)
+    mixed = hierarchy(centred=False, shape=(2, 2000))
+    # The right hierarchical fit has G1's slope near 2: shift z_beta of G1 so that beta[G1] is about 1.83.
+    posterior = mixed.posterior
+    z = posterior["z_beta"].values.copy()
+    z[..., 0] = (1.83 - posterior["mu_beta"].values) / posterior["tau_beta"].values + rng.normal(0, 0.1, z.shape[:2])
+    mixed_posterior = {name: posterior[name].values for name in posterior.data_vars}
+    mixed_posterior.update(z_beta=z, beta=posterior["mu_beta"].values[..., None] + posterior["tau_beta"].values[..., None] * z)
+    right_hierarchical = fit(mixed_posterior, dims, coords)
+    stuck_g1 = dict(mixed_posterior)
+    stuck_z = z.copy()
+    stuck_z[..., 0] = (0.6 - posterior["mu_beta"].values) / posterior["tau_beta"].values
+    stuck_g1.update(z_beta=stuck_z, beta=posterior["mu_beta"].values[..., None] + posterior["tau_beta"].values[..., None] * stuck_z)
+
+    def robust(nu_mean, g8):
+        return fit({**common, "beta": draws([0.51, 1.87, 1.98, 1.91, 1.99, 2.25, 1.87, g8]),
+                    "nu": np.abs(rng.normal(nu_mean, 1.0, size=(2, 1000)))}, dims, coords)
+
+    right_robust = robust(5.9, 2.0)
+    nu_per_group = fit({**common, "beta": draws([0.51, 1.87, 1.98, 1.91, 1.99, 2.25, 1.87, 2.0]),
+                        "nu": np.abs(draws([6.0] * 8, 1.0))}, {**dims, "nu": ["group"]}, coords)
+    return {
+        "test_q1_fit": ({"unpooled_idata": unpooled}, [{"unpooled_idata": unnamed}]),
+        "test_q1_outliers_pull_both_groups": (
+            {"unpooled_idata": unpooled},
+            [{"unpooled_idata": robust_as_unpooled}, {"unpooled_idata": mixed},
+             {"unpooled_idata": fit({**common, "beta": draws(unpooled_means)}, dims, coords, divergences=4)}]),
+        "test_q2_count": ({"centred_divergences": 22, "centred_idata": centred},
+                          [{"centred_divergences": 22.0, "centred_idata": centred},
+                           {"centred_divergences": 0, "centred_idata": centred}]),
+        "test_q2_centred_and_divergent": ({"centred_idata": centred, "centred_divergences": 22},
+                                          [{"centred_idata": mixed, "centred_divergences": 22},
+                                           {"centred_idata": hierarchy(centred=True), "centred_divergences": 0}]),
+        "test_q3_fit": ({"hierarchical_idata": right_hierarchical}, [{"hierarchical_idata": centred}]),
+        "test_q3_converged_and_robust": (
+            {"hierarchical_idata": right_hierarchical, "unpooled_idata": unpooled},
+            [{"hierarchical_idata": fit(mixed_posterior, dims, coords, divergences=5), "unpooled_idata": unpooled},
+             {"hierarchical_idata": fit({k: sticky(v) for k, v in mixed_posterior.items()}, dims, coords),
+              "unpooled_idata": unpooled},
+             {"hierarchical_idata": fit(stuck_g1, dims, coords), "unpooled_idata": unpooled}]),
+        "test_q4_fit": ({"robust_idata": right_robust}, [{"robust_idata": nu_per_group}]),
+        "test_q4_heavy_tails_rescue_the_large_group": (
+            {"robust_idata": right_robust, "unpooled_idata": unpooled},
+            [{"robust_idata": robust(30.0, 1.77), "unpooled_idata": unpooled},
+             {"robust_idata": robust(5.9, 1.80), "unpooled_idata": unpooled},
+             {"robust_idata": right_robust, "unpooled_idata": robust_as_unpooled}]),
+    }
+
+
+def varying_slopes():
+    data = exercise_data("varying-slopes")
+    x, y, group, groups, true_lines = data["x"], data["y"], data["group"], data["groups"], data["true_lines"]
+    ols = pd.DataFrame([np.polyfit(x[group == j], y[group == j], 1)[::-1] for j in range(30)],
+                       index=groups, columns=["intercept", "slope"])
+    ols_correlation = float(np.corrcoef(ols["intercept"], ols["slope"])[0, 1])
+    q1 = {"ols_lines": ols, "ols_correlation": ols_correlation, "x": x, "y": y, "group": group}
+
+    rng = np.random.default_rng(10)
+    shape = (2, 1000)
+
+    def lkj_fit(rho_mean=-0.74, transpose=True, divergences=0, slow=False):
+        mu = rng.normal([3.1, -1.0], 0.15, size=(*shape, 2))
+        sd = np.abs(rng.normal([1.0, 0.6], 0.12, size=(*shape, 2)))
+        rho = np.clip(rng.normal(rho_mean, 0.12, size=shape), -0.98, 0.98)
+        effects = true_lines.to_numpy()[None, None] + rng.normal(0, 0.25, size=(*shape, 30, 2))
+        chol = np.zeros((*shape, 2, 2))
+        chol[..., 0, 0], chol[..., 1, 0] = sd[..., 0], sd[..., 1] * rho
+        chol[..., 1, 1] = sd[..., 1] * np.sqrt(1 - rho**2)
+        z = np.linalg.solve(chol[:, :, None], (effects - mu[:, :, None])[..., None])[..., 0]
+        if not transpose:  # the mistake: z @ L instead of z @ L^T
+            effects = mu[:, :, None] + np.einsum("cdge,cdef->cdgf", z, chol)
+        posterior = {"mu": mu, "sd": sd, "rho": rho, "z": z, "effects": effects,
+                     "sigma": np.abs(rng.normal(1.0, 0.05, size=shape))}
+        if slow:
+            posterior = {k: sticky(v) for k, v in posterior.items()}
+        return fit(posterior, {"mu": ["effect"], "sd": ["effect"], "z": ["group", "effect"],
+                               "effects": ["group", "effect"]},
+                   {"group": groups, "effect": ["intercept", "slope"]}, divergences)
+
+    right = lkj_fit()
+    rho = right.posterior["rho"]
+    q3 = {"rho_mean": float(rho.mean()), "rho_hdi": az.hdi(rho, prob=0.94).values, "lkj_idata": right}
+    group_lines = right.posterior["effects"].mean(("chain", "draw")).to_pandas().rename_axis(index=None, columns=None)
+
+    def rms(lines, truth=true_lines):
+        return np.sqrt(((lines - truth) ** 2).mean())
+
+    rms_errors = pd.DataFrame({"no pooling": rms(ols), "partial pooling": rms(group_lines)}).T
+    q4 = {"group_lines": group_lines, "rms_errors": rms_errors, "lkj_idata": right, "ols_lines": ols,
+          "true_lines": true_lines}
+    mean_abs = pd.DataFrame({"no pooling": (ols - true_lines).abs().mean(),
+                             "partial pooling": (group_lines - true_lines).abs().mean()}).T
+    centred = fit({"mu": right.posterior["mu"].values, "sd": right.posterior["sd"].values,
+                   "rho": right.posterior["rho"].values, "effects": right.posterior["effects"].values,
+                   "sigma": right.posterior["sigma"].values},
+                  {"mu": ["effect"], "sd": ["effect"], "effects": ["group", "effect"]},
+                  {"group": groups, "effect": ["intercept", "slope"]})
+    return {
+        "test_q1_shape": (q1, [{**q1, "ols_lines": ols.reset_index(drop=True)}]),
+        "test_q1_values": (q1, [{**q1, "ols_lines": ols[["slope", "intercept"]].set_axis(["intercept", "slope"], axis=1)},
+                                {**q1, "ols_correlation": float(np.corrcoef(true_lines.T)[0, 1])}]),
+        "test_q2_names": ({"lkj_idata": right}, [{"lkj_idata": centred}]),
+        "test_q2_non_centred": ({"lkj_idata": right}, [{"lkj_idata": lkj_fit(transpose=False)}]),
+        "test_q2_converged_and_recovers_the_population": (
+            {"lkj_idata": right},
+            [{"lkj_idata": lkj_fit(rho_mean=0.0)}, {"lkj_idata": lkj_fit(divergences=3)},
+             {"lkj_idata": lkj_fit(slow=True)}]),
+        "test_q3_shape": (q3, [{**q3, "rho_hdi": q3["rho_hdi"][::-1]}]),
+        "test_q3_values": (q3, [{**q3, "rho_hdi": az.hdi(rho, prob=0.89).values},
+                                {**q3, "rho_mean": float(np.median(rho))}]),
+        "test_q4_shape": (q4, [{**q4, "rms_errors": rms_errors.T}]),
+        "test_q4_values": (q4, [{**q4, "rms_errors": mean_abs},
+                                {**q4, "group_lines": ols,
+                                 "rms_errors": pd.DataFrame({"no pooling": rms(ols), "partial pooling": rms(ols)}).T}]),
+    }
+
+
+ANSWERS = {
+    "shrinkage-arithmetic": shrinkage_arithmetic,
+    "non-centred": non_centred,
+    "poisson-rates": poisson_rates,
+    "new-group-prediction": new_group_prediction,
+    "unbalanced-regions": unbalanced_regions,
+    "outliers-small-group": outliers_small_group,
+    "varying-slopes": varying_slopes,
+}
+CASES = [(exercise, case) for exercise in ANSWERS for case in check_cases(exercise)]
+
+
+@functools.cache
+def answers(exercise):
+    return ANSWERS[exercise]()
+
+
+def test_every_exercise_and_check_case_has_answers():
+    assert sorted(ANSWERS) == sorted(s.stem for s in SOURCES), "an exercise has no right and wrong answers here"
+    for exercise in ANSWERS:
+        missing = set(check_cases(exercise)) - set(answers(exercise))
+        assert not missing, f"{exercise}: no right and wrong answers for {sorted(missing)}"
+
+
+@pytest.mark.parametrize(("exercise", "case"), CASES, ids=[f"{e}-{c}" for e, c in CASES])
+def test_right_answer_passes_and_wrong_answers_fail(exercise, case):
+    function = check_cases(exercise)[case]
+    right, wrongs = answers(exercise)[case]
+    try:
+        call(function, right)
+    except Exception as error:
+        pytest.fail(f"{exercise} {case} rejects the right answer: {type(error).__name__}: {error}")
+    assert wrongs, "every case needs at least one wrong answer"
+    for number, wrong in enumerate(wrongs):
+        assert not passes(function, wrong), f"{exercise} {case} accepts wrong answer {number}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Every question reaches the student
+
+PROMPT = re.compile(r"^(\*\*Question \d+[^\n]*|\*Text\.\*[^\n]*)$", re.MULTILINE)
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=[s.stem for s in SOURCES])
+def test_every_question_prompt_is_in_the_student_notebook(source):
+    """Read from the raw source, not from jupytext's cells: a markdown cell tagged `solution` runs
+    until the next cell marker, and once swallowed the next question's text."""
+    prompts = PROMPT.findall(source.read_text())
+    assert prompts and any(p.startswith("**Question 1") for p in prompts)
+    student = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    text = "\n".join(c.source for c in student.cells if c.cell_type == "markdown")
+    missing = [p for p in prompts if p not in text]
+    assert not missing, f"prompts missing from the student notebook: {missing}"
+    numbers = [int(n) for n in re.findall(r"^\*\*Question (\d+)", source.read_text(), re.MULTILINE)]
+    assert numbers == list(range(1, len(numbers) + 1)), "questions are numbered 1, 2, 3, ... in order"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=[s.stem for s in SOURCES])
+def test_every_solution_dropdown_ends_its_cell(source):
+    """After a markdown solution, a plain `+++` starts a new cell before any other text."""
+    text = source.read_text()
+    for match in re.finditer(r'^\+\+\+ \{"tags": \["solution"\]\}\n', text, re.MULTILINE):
+        rest = text[match.end():]
+        closing = rest.index("\n:::\n") + len("\n:::\n")
+        following = rest[closing:].lstrip("\n")
+        assert following.startswith("+++"), f"{source.name}: text follows a solution dropdown in the same cell"
