@@ -8,7 +8,7 @@ from importlib import import_module
 
 _HOMES = {
     "Convergence": "diagnostics", "assert_converged": "diagnostics",
-    "EightSchoolsExact": "eight_schools", "eight_schools_data": "eight_schools",
+    "EightSchoolsExact": "eight_schools", "eight_schools_data": "eight_schools", "eight_schools_model": "eight_schools",
     "posterior_mean_on_grid": "eight_schools",
     "exam_partial_pooling_model": "exam", "simulate_exam": "exam",
     "glue": "notebook", "glue_math": "notebook", "glue_values": "notebook", "setup_page": "notebook",

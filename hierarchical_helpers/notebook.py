@@ -148,7 +148,8 @@ def glue_math(name: str, latex: str) -> None:
 
     A number pasted with `{glue:text}` between two `$...$` pieces renders as text inside the
     formula; gluing the whole formula, `glue_math("tau_hat", rf"\\hat\\tau = {tau:.2f}")`, keeps
-    it one piece of math. Format the numbers in `latex` to the precision the text needs.
+    it one piece of math. Paste it with `{glue:md}`tau_hat:myst`` (the `:myst` makes the website
+    parse the `$...$`). Format the numbers in `latex` to the precision the text needs.
     """
     from IPython.display import Markdown
 

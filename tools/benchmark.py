@@ -42,7 +42,7 @@ MODELS = {
                                     "model = exam_partial_pooling_model(simulate_exam(seed=20261122)[0])"),
     "eight schools, non-centred": ("tau", "from hierarchical_helpers import eight_schools_data\n"
                                           "from hierarchical_helpers.eight_schools import eight_schools_model\n"
-                                          "model = eight_schools_model(eight_schools_data(), centred=False)"),
+                                          "model = eight_schools_model('non-centred', eight_schools_data())"),
     "survey, Dirichlet-Multinomial": ("alpha", "from hierarchical_helpers.survey import simulate_survey, survey_model\n"
                                                "model = survey_model(simulate_survey())"),
     "survey, proportions integrated out": ("alpha", "from hierarchical_helpers.survey import simulate_survey, survey_model\n"

@@ -29,6 +29,9 @@ def execute(source: Path) -> nbformat.NotebookNode:
         resources={"metadata": {"path": str(executed_notebook(source).parent)}},
     )
     client.execute()
+    # Stable cell ids, so that re-executing an unchanged page changes only what its outputs change.
+    for number, cell in enumerate(nb.cells):
+        cell.id = f"cell-{number}"
     return nb
 
 
