@@ -43,10 +43,14 @@ MODELS = {
     "eight schools, non-centred": ("tau", "from hierarchical_helpers import eight_schools_data\n"
                                           "from hierarchical_helpers.eight_schools import eight_schools_model\n"
                                           "model = eight_schools_model('non-centred', eight_schools_data())"),
-    "survey, Dirichlet-Multinomial": ("alpha", "from hierarchical_helpers.survey import simulate_survey, survey_model\n"
-                                               "model = survey_model(simulate_survey())"),
-    "survey, proportions integrated out": ("alpha", "from hierarchical_helpers.survey import simulate_survey, survey_model\n"
-                                                    "model = survey_model(simulate_survey(), marginal=True)"),
+    "survey, Dirichlet-Multinomial": ("alpha", "import numpy as np\n"
+                                               "from hierarchical_helpers.survey import simulate_survey, survey_model\n"
+                                               "model = survey_model(simulate_survey(2025)[0], "
+                                               "pm.LogNormal.dist(mu=np.log(20), sigma=1.5))"),
+    "survey, shares integrated out": ("alpha", "import numpy as np\n"
+                                               "from hierarchical_helpers.survey import simulate_survey, survey_marginal_model\n"
+                                               "model = survey_marginal_model(simulate_survey(2025)[0], "
+                                               "pm.LogNormal.dist(mu=np.log(20), sigma=1.5))"),
 }
 
 SAMPLER_SCRIPT = r'''
