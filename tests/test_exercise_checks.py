@@ -28,6 +28,7 @@ from scipy import stats
 
 from book_layout import ROOT, exercise_sources
 from hierarchical_helpers import EightSchoolsExact, eight_schools_data
+from hierarchical_helpers.survey import simulate_survey
 
 SOURCES = exercise_sources()
 
@@ -61,7 +62,8 @@ def exercise_data(exercise: str) -> dict:
     source = ROOT / "exercises" / f"{exercise}.md"
     text = source.read_text()
     seed = int(re.search(r"SEED = setup_page\(seed=(\d+)\)", text).group(1))
-    namespace = {"np": np, "pd": pd, "stats": stats, "SEED": seed, "eight_schools_data": eight_schools_data}
+    namespace = {"np": np, "pd": pd, "stats": stats, "SEED": seed, "eight_schools_data": eight_schools_data,
+                 "simulate_survey": simulate_survey}
     for cell in jupytext.read(source).cells:
         tags = cell.metadata.get("tags", [])
         if cell.cell_type != "code" or {"solution", "check", "colab-setup", "hide-cell"} & set(tags):
