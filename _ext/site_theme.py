@@ -18,11 +18,16 @@
   `role="listitem"`; myst-nb labels each hidden cell's toggle "Toggle hidden content" while it
   shows "Show code cell content" (label-content-name-mismatch, serious), so the toggle is named by
   its visible text.
+* "Edit this page" opens the page's MyST source (`chapters/<page>.md`, `exercises/<name>.md`), the
+  file an author edits, not the executed notebook the site is built from.
+* Any change to the book's extensions, stylesheet, script or templates rebuilds every page: Sphinx
+  would otherwise keep the pages it finds up to date (an "env_version" made from their content).
 * The glossary replaces Sphinx's general index, which this book never fills: the index page is not
   built, and `genindex.html` redirects to the glossary for anyone who kept its address.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import struct
 from html import escape
@@ -126,6 +131,24 @@ def fix_page_body(app, pagename, templatename, context, doctree):
         context["body"] = size_figures_for_phones(app, body)
 
 
+MYST_SOURCE_FOLDERS = ("chapters/", "exercises/")
+
+
+def edit_the_myst_source(app, pagename, templatename, context, doctree):
+    """Point the repository's edit and source links at the MyST file rather than the notebook."""
+    if not pagename.startswith(MYST_SOURCE_FOLDERS):
+        return
+
+    def fix(buttons):
+        for button in buttons:
+            url = button.get("url", "")
+            if ("/edit/" in url or "/blob/" in url) and ".ipynb" in url:
+                button["url"] = url.replace(f"{pagename}.ipynb", f"{pagename}.md")
+            fix(button.get("buttons", []))
+
+    fix(context.get("header_buttons", []))
+
+
 def add_static_files(app, config):
     config.html_static_path.append(str(STATIC))
     app.add_css_file("book.css")
@@ -144,10 +167,22 @@ def redirect_general_index(app, exception):
     (Path(app.outdir) / "genindex.html").write_text(page)
 
 
+def _site_code_version() -> int:
+    """A number that changes whenever _ext/ or _templates/ changes."""
+    digest = hashlib.sha256()
+    for folder in (Path(__file__).parent, Path(__file__).parent.parent / "_templates"):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(path.name.encode() + path.read_bytes())
+    return int(digest.hexdigest()[:8], 16)
+
+
 def setup(app):
     app.connect("config-inited", add_static_files)
     # Early: `html-page-context` stops at the first handler that returns a template name.
     app.connect("html-page-context", drop_duplicate_scripts, priority=100)
     app.connect("html-page-context", fix_page_body, priority=100)
+    # After sphinx-book-theme has made its header buttons (priority 501).
+    app.connect("html-page-context", edit_the_myst_source, priority=502)
     app.connect("build-finished", redirect_general_index)
-    return {"parallel_read_safe": True, "parallel_write_safe": True}
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "env_version": _site_code_version()}
