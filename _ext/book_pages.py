@@ -11,9 +11,9 @@
   After the build, each exercise's downloadable source is replaced by the student notebook that
   tools/build_site.py placed in `_downloads/`.
 * The whole book as one PDF (tools/build_pdf.py, `make pdf`): when the build is given the PDF
-  (`BOOK_PDF=path`, which build_pdf sets), the PDF is copied to the site's root as `book.pdf` and
-  the `{book-pdf}` directive (on the landing page) links to it. Without it the directive writes
-  nothing, so an ordinary build has no link to a missing file.
+  (`BOOK_PDF=path`, which build_pdf sets) and the file exists, it is copied to the site's root as
+  `book.pdf` and the `{book-pdf}` directive (on the landing page) links to it. Otherwise the
+  directive writes nothing, so an ordinary build has no link to a missing file.
 """
 from __future__ import annotations
 
@@ -79,6 +79,9 @@ class BookPdfDirective(SphinxDirective):
     """A paragraph offering the whole book as one PDF, when this build has it."""
 
     def run(self):
+        if self.config.book_pdf:
+            # Re-read this page when the PDF appears or changes (a missing file counts as changed).
+            self.env.note_dependency(str(Path(self.config.book_pdf).resolve()))
         pdf = _book_pdf(self.config)
         if pdf is None:
             return []

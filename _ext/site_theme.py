@@ -136,13 +136,14 @@ MYST_SOURCE_FOLDERS = ("chapters/", "exercises/")
 
 def edit_the_myst_source(app, pagename, templatename, context, doctree):
     """Point the repository's edit and source links at the MyST file rather than the notebook."""
-    if not pagename.startswith(MYST_SOURCE_FOLDERS):
+    repository = app.config.html_theme_options.get("repository_url", "").rstrip("/")
+    if not pagename.startswith(MYST_SOURCE_FOLDERS) or not repository:
         return
 
     def fix(buttons):
         for button in buttons:
             url = button.get("url", "")
-            if ("/edit/" in url or "/blob/" in url) and ".ipynb" in url:
+            if url.startswith(repository + "/") and ("/edit/" in url or "/blob/" in url):
                 button["url"] = url.replace(f"{pagename}.ipynb", f"{pagename}.md")
             fix(button.get("buttons", []))
 

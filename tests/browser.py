@@ -1,37 +1,20 @@
 """Headless Chromium on a loopback web server, for the website tests.
 
 Browsers cannot be downloaded here, so Playwright (through pytest-playwright's fixtures) drives
-the system's Chromium (Debian's `chromium` package, which `.ci/run` installs). Chromium's own
-background traffic is switched off: on a closed network it only produces connection errors.
+the system's Chromium (Debian's `chromium` package, which `.ci/run` installs), with the flags and
+loopback server that tools/build_pdf.py prints the book with: Chromium's own background traffic
+is switched off, since on a closed network it only produces connection errors.
 
 Each page is loaded once per view (width and colour mode) and read by tests/page_probe.js; the
 tests check that report, so several checks cost one page load.
 """
 from __future__ import annotations
 
-import functools
-import http.server
-import os
-import shutil
-import threading
-from contextlib import contextmanager
 from pathlib import Path
 
-CHROMIUM_FLAGS = [
-    "--no-sandbox",  # CI runs as root
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-default-apps",
-]
-HOW_TO_GET_CHROMIUM = (
-    "Chromium is not installed, so the browser tests are skipped. On Debian or Ubuntu: "
-    "`sudo apt-get install chromium fonts-dejavu-core` (CI installs it in .ci/run); elsewhere set "
-    "CHROMIUM=/path/to/chromium."
-)
+# The PDF is printed by the same Chromium, so the tools hold the browser's settings.
+from build_pdf import CHROMIUM_FLAGS, HOW_TO_GET_CHROMIUM, chromium_executable, serve  # noqa: F401
+
 # A reader's screens: a desktop and a phone, each in light and dark mode (the reader's system
 # setting, which the theme follows by default).
 VIEWS = {
@@ -42,33 +25,6 @@ VIEWS = {
 }
 MATH_WAIT_MS = 30_000
 PROBE = (Path(__file__).parent / "page_probe.js").read_text()
-
-
-def chromium_executable() -> str | None:
-    for candidate in (os.environ.get("CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
-                      shutil.which("chromium-browser")):
-        if candidate and Path(candidate).exists():
-            return candidate
-    return None
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@contextmanager
-def serve(directory: Path):
-    """Serve a folder on 127.0.0.1 at a free port; yields the base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 class PageProblems:
