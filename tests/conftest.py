@@ -1,4 +1,4 @@
-"""Fixtures shared by the tests that need the built website."""
+"""Fixtures shared by the tests of the built website."""
 import subprocess
 import sys
 

@@ -64,10 +64,10 @@ def exercise_web_notebook(answer_key: Path) -> nbformat.NotebookNode:
     return nb
 
 
-def site_config(edition: str) -> dict:
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+def site_config(edition: str, book: Path = ROOT) -> dict:
+    config = yaml.safe_load((book / "_config.yml").read_text())
     if edition == "student":
-        config["title"] += " (student edition)"
+        config["title"] = config.get("title", "") + " (student edition)"
     # Used by the book's Sphinx extension: which edition this is, and where each exercise's
     # student notebook is (the main edition offers it as the exercise page's download).
     config.setdefault("sphinx", {}).setdefault("config", {})["book_edition"] = edition
@@ -76,11 +76,10 @@ def site_config(edition: str) -> dict:
 
 def assemble(edition: str, book: Path = ROOT) -> Path:
     source = book / "_build" / "site-src" / edition
-    wanted = {"_config.yml"}
-    _write_if_changed(source / "_config.yml", yaml.safe_dump(site_config(edition), sort_keys=False).encode())
+    _write_if_changed(source / "_config.yml", yaml.safe_dump(site_config(edition, book), sort_keys=False).encode())
     for name in BOOK_FILES:
-        _write_if_changed(source / name, (book / name).read_bytes())
-        wanted.add(name)
+        if (book / name).exists():
+            _write_if_changed(source / name, (book / name).read_bytes())
     for name in BOOK_FOLDERS:
         if (book / name).exists():
             _sync_folder(book / name, source / name)
