@@ -6,6 +6,8 @@ so each names every page (and figure, table, term...) that fails. A few tests cl
 a solution, a citation, the search. Skipped, with a message saying how to install it, when Chromium
 is absent; CI installs it.
 """
+import functools
+import importlib.util
 import json
 import os
 import re
@@ -30,15 +32,13 @@ VIEW_NAMES = list(VIEWS)
 DARK_VIEWS = [view for view in VIEWS if view.endswith("dark")]
 
 
-def _site_theme():
-    import importlib.util
+@functools.cache
+def site_theme():
+    """The book's theme extension, which sets the figures' phone widths (and reads PNG files)."""
     spec = importlib.util.spec_from_file_location("site_theme", ROOT / "_ext" / "site_theme.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-SITE_THEME = _site_theme()
 
 
 # ---------- Fixtures: pytest-playwright's browser, launched from the system's Chromium ----------
@@ -229,14 +229,15 @@ def test_figure_text_is_readable(visits, built_site, view):
     10 CSS px or more in the desktop column; on a phone at PHONE_MIN_TEXT_PX or more, the figure
     scrolling sideways in its own box, and a tap opens the image at full size."""
     phone = view.startswith("phone")
-    threshold = SITE_THEME.PHONE_MIN_TEXT_PX if phone else DESKTOP_TEXT_PX
+    theme = site_theme()
+    threshold = theme.PHONE_MIN_TEXT_PX if phone else DESKTOP_TEXT_PX
 
     def check(name, report):
         for figure in report["figures"]:
             if not figure["shown"]:  # inside a collapsed solution
                 continue
-            width, _, dpi = SITE_THEME.png_geometry(built_site / figure["path"].lstrip("/"))
-            smallest = SITE_THEME.MIN_FONT_POINTS * dpi / 72 * figure["width"] / width
+            width, _, dpi = theme.png_geometry(built_site / figure["path"].lstrip("/"))
+            smallest = theme.MIN_FONT_POINTS * dpi / 72 * figure["width"] / width
             if smallest < threshold - 0.05:
                 yield (f"{_figure_name(figure)}: smallest text {smallest:.1f} px (image {width} px wide "
                        f"at {dpi:.0f} dpi, shown {figure['width']:.0f} px wide)")

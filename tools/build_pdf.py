@@ -148,9 +148,16 @@ def build_site(pdf: Path) -> None:
     from build_site import build
 
     # The build links the PDF, and copies it into the site, only when the file exists.
+    before = os.environ.get("BOOK_PDF")
     os.environ["BOOK_PDF"] = str(pdf.resolve())
-    if build("main") != 0:
-        sys.exit("The website build failed: see the messages above.")
+    try:
+        if build("main") != 0:
+            sys.exit("The website build failed: see the messages above.")
+    finally:
+        if before is None:
+            del os.environ["BOOK_PDF"]
+        else:
+            os.environ["BOOK_PDF"] = before
 
 
 def main(argv=None) -> int:
