@@ -1,6 +1,8 @@
 """tools/build_pdf.py: the whole book as one PDF, printed by Chromium and offered by the website."""
 import html
 import re
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -59,7 +61,10 @@ def _page_titles() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def book_pdf():
-    assert build_pdf.main([]) == 0
+    """The PDF, built by `make pdf`'s command in a process of its own."""
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "build_pdf.py")], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, f"build_pdf failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     reader = PdfReader(str(build_pdf.OUTPUT))
     return reader, [page.extract_text() for page in reader.pages]
 
