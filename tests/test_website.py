@@ -506,53 +506,79 @@ def test_a_solution_opens_and_closes_on_click(visits, view):
         page.close()
 
 
-WORD = re.compile(r"[a-z]{7,}")
+WORD = re.compile(r"(?<![\w.-])[a-z]{7,}(?![\w.-])")
 
 
-def _search(visits, word) -> list[str]:
+def _search(visits, word) -> dict[str, str]:
+    """The search page's results for a word: link -> the snippet shown with it."""
     page, problems = visits.open("desktop-light", "search", f"?q={word}")
     try:
         page.wait_for_function("() => /found|did not match/i.test(document.getElementById('search-progress')?.textContent "
                                "|| document.querySelector('#search-results')?.textContent || '')", timeout=20_000)
-        links = page.locator("#search-results ul.search li a")
-        hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+        # Snippets are fetched after the list is shown.
+        page.wait_for_function("() => [...document.querySelectorAll('#search-results ul.search li')]"
+                               ".every(li => li.querySelector('p.context'))", timeout=20_000)
+        results = page.evaluate("""() => [...document.querySelectorAll('#search-results ul.search li')].map(li =>
+            [li.querySelector('a').getAttribute('href'), li.querySelector('p.context')?.textContent || ''])""")
         assert not problems.items, problems.items
-        return hrefs
+        return dict(results)
     finally:
         page.close()
 
 
-def test_search_does_not_index_solution_text(visits):
+def _page_text_pieces(visits, name) -> list[tuple[str, bool]]:
+    """A page's text in reading order, each piece marked as inside a solution or not."""
+    page, _ = visits.open("desktop-light", name)
+    try:
+        return [tuple(piece) for piece in page.evaluate("""() => {
+            const article = document.querySelector('article.bd-article');
+            const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+            const pieces = [];
+            for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                if (node.parentElement.closest('.headerlink, script, style')) continue;
+                pieces.push([node.textContent.toLowerCase(),
+                             !!node.parentElement.closest('.tag_solution, details.solution')]);
+            }
+            return pieces;
+        }""")]
+    finally:
+        page.close()
+
+
+def test_search_does_not_index_or_quote_solution_text(visits):
     """A word that appears on an exercise page only inside its solutions does not find that
-    page; a word of its questions does."""
+    page; a word of its questions does, and the snippet shown quotes the questions, not a
+    solution (the word chosen, where one exists, among those a page shows first in a solution)."""
+    hidden, shared = None, None
     for name in EXERCISES:
-        page, _ = visits.open("desktop-light", name)
-        try:
-            words = page.evaluate("""() => {
-                const article = document.querySelector('article.bd-article');
-                const solutions = [...article.querySelectorAll('.tag_solution, details.solution')];
-                const inSolutions = solutions.map(s => s.textContent).join(' ').toLowerCase();
-                const rest = article.cloneNode(true);
-                rest.querySelectorAll('.tag_solution, details.solution').forEach(s => s.remove());
-                return [inSolutions, rest.textContent.toLowerCase()];
-            }""")
-        finally:
-            page.close()
-        solution_words, other_words = set(WORD.findall(words[0])), set(WORD.findall(words[1]))
+        pieces = _page_text_pieces(visits, name)
+        solution_words = set(WORD.findall(" ".join(t for t, inside in pieces if inside)))
+        other_text = " ".join(t for t, inside in pieces if not inside)
+        other_words = set(WORD.findall(other_text))
+        first_in_solution = {}
+        for text, inside in pieces:
+            for word in WORD.findall(text):
+                first_in_solution.setdefault(word, inside)
         # Sphinx stems words: keep only words whose first six letters start no word outside solutions.
         stems = {word[:6] for word in other_words}
-        hidden = sorted(word for word in solution_words if word[:6] not in stems)
-        shown = sorted(word for word in other_words if word not in solution_words)
-        if hidden and shown:
-            break
-    else:
-        pytest.fail("no exercise page has a word that appears only in its solutions")
-    page_link = name.split("/")[-1] + ".html"
-    assert any(href.endswith(page_link) for href in _search(visits, shown[0])), (
-        f"searching for {shown[0]!r}, a word of {name}'s questions, does not find it")
-    for word in hidden[:2]:
-        hrefs = _search(visits, word)
-        assert not any(href.endswith(page_link) for href in hrefs), (
+        only_in_solutions = sorted(w for w in solution_words if w[:6] not in stems)
+        if hidden is None and only_in_solutions:
+            hidden = (name, only_in_solutions[:2])
+        both = sorted(w for w in other_words & solution_words if first_in_solution[w])
+        if (shared is None or not shared[2]) and (both or other_words):
+            shared = (name, (both or sorted(other_words))[0], bool(both), "".join(other_text.split()))
+    assert hidden and shared, "no exercise page has both solution-only words and words of its questions"
+
+    name, word, _, other_text = shared
+    results = _search(visits, word)
+    snippet = next((text for href, text in results.items() if href.endswith(name.split("/")[-1] + ".html")), None)
+    assert snippet is not None, f"searching for {word!r}, a word of {name}'s questions, does not find it"
+    for piece in snippet.lower().split("..."):  # compared without spaces: text nodes join either way
+        assert "".join(piece.split()) in other_text, f"the search snippet for {name} quotes a solution: {piece!r}"
+    name, words = hidden
+    for word in words:
+        hrefs = list(_search(visits, word))
+        assert not any(href.endswith(name.split("/")[-1] + ".html") for href in hrefs), (
             f"searching for {word!r}, found on {name} only inside a solution, finds the page: {hrefs}")
 
 

@@ -58,3 +58,16 @@ window.addEventListener("load", () => {
     MathJax.startup.promise.then(fitWideContent);
   }
 });
+
+/* The search page shows a snippet of each page it finds. Sphinx takes it from the page's text,
+ * solutions included; on the main site the solutions are not indexed (_ext/exercise_pages.py),
+ * and their text stays out of the snippets too. */
+// searchtools.js declares `Search` with const: a global binding, not a property of window.
+if (typeof Search !== "undefined" && typeof Search.htmlToText === "function") {
+  const pageText = Search.htmlToText;
+  Search.htmlToText = (htmlString, anchor) => {
+    const page = new DOMParser().parseFromString(htmlString, "text/html");
+    page.querySelectorAll(".tag_solution, details.solution").forEach((solution) => solution.remove());
+    return pageText(page.documentElement.outerHTML, anchor);
+  };
+}
