@@ -227,16 +227,22 @@ def test_figures_load_with_alt_text_and_numbered_captions(visits, view):
 def test_figure_text_is_readable(visits, built_site, view):
     """The smallest text of each figure (MIN_FONT_POINTS at the PNG's resolution) renders at
     10 CSS px or more in the desktop column; on a phone at PHONE_MIN_TEXT_PX or more, the figure
-    scrolling sideways in its own box, and a tap opens the image at full size."""
+    scrolling sideways in its own box, and a tap opens the image at full size. The smallest font
+    is known only for figures drawn as the helpers' setup_page draws them: at FIGURE_DPI, at most
+    FIGURE_WIDTH_INCHES wide."""
+    from hierarchical_helpers.notebook import FIGURE_DPI, FIGURE_WIDTH_INCHES
     phone = view.startswith("phone")
     theme = site_theme()
     threshold = theme.PHONE_MIN_TEXT_PX if phone else DESKTOP_TEXT_PX
 
     def check(name, report):
         for figure in report["figures"]:
-            if not figure["shown"]:  # inside a collapsed solution
-                continue
             width, _, dpi = theme.png_geometry(built_site / figure["path"].lstrip("/"))
+            if round(dpi) != FIGURE_DPI or width > FIGURE_WIDTH_INCHES * FIGURE_DPI + 1:
+                yield (f"{_figure_name(figure)}: drawn {width / dpi:.1f} in wide at {dpi:.0f} dpi, not at most "
+                       f"{FIGURE_WIDTH_INCHES} in at {FIGURE_DPI} dpi (so its font sizes are unknown)")
+            if not figure["shown"]:  # inside a collapsed solution: its size on screen is unknown
+                continue
             smallest = theme.MIN_FONT_POINTS * dpi / 72 * figure["width"] / width
             if smallest < threshold - 0.05:
                 yield (f"{_figure_name(figure)}: smallest text {smallest:.1f} px (image {width} px wide "
