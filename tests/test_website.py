@@ -1,290 +1,604 @@
-"""The website as readers meet it, tested in a real browser (headless Chromium) over HTTP.
+"""The website as readers meet it, in a real browser (headless Chromium) over HTTP.
 
-Skipped, with a message saying how to install it, when Chromium is absent; CI installs it.
+Every page is read once per view, a desktop (1400 px) and a phone (390 px) each in light and dark
+mode, by tests/page_probe.js (tests/browser.py keeps the reports); most tests check those reports,
+so each names every page (and figure, table, term...) that fails. A few tests click: the sidebars,
+a solution, a citation, the search. Skipped, with a message saying how to install it, when Chromium
+is absent; CI installs it.
 """
+import functools
+import importlib.util
+import json
 import os
 import re
-import subprocess
+import urllib.request
 from urllib.parse import urlsplit
 
 import pytest
 
-from book_layout import ROOT, notebook_sources, reader_pages, repository
-from browser import CHROMIUM_FLAGS, HOW_TO_GET_CHROMIUM, PageProblems, chromium_executable, serve
+from book_layout import ROOT, repository, toc_docnames
+from browser import CHROMIUM_FLAGS, HOW_TO_GET_CHROMIUM, VIEWS, SiteVisits, chromium_executable, serve
 
-PAGES = reader_pages()
-NOTEBOOK_PAGES = [s.relative_to(ROOT).with_suffix("").as_posix() for s in notebook_sources()
-                  if not s.relative_to(ROOT).as_posix().startswith("solutions/")]
-EXERCISE_PAGES = [name for name in NOTEBOOK_PAGES if name.startswith("exercises/")]
-MATH_WAIT_MS = 30_000
+pytestmark = pytest.mark.slow
+
+TOC = toc_docnames()
+PAGES = TOC + ["search"]
+CHAPTERS = [name for name in TOC if name.startswith("chapters/")]
+EXERCISES = [name for name in TOC if name.startswith("exercises/")]
+NOTEBOOK_PAGES = CHAPTERS + EXERCISES
+DESKTOP_TEXT_PX = 10  # a figure's smallest text in the desktop column, in CSS pixels
+CAPTION_MIN_PX = 14
+VIEW_NAMES = list(VIEWS)
+DARK_VIEWS = [view for view in VIEWS if view.endswith("dark")]
 
 
-@pytest.fixture(scope="module")
-def site_url(built_site):
-    with serve(built_site) as url:
-        yield url
+@functools.cache
+def site_theme():
+    """The book's theme extension, which sets the figures' phone widths (and reads PNG files)."""
+    spec = importlib.util.spec_from_file_location("site_theme", ROOT / "_ext" / "site_theme.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-@pytest.fixture(scope="module")
-def browser():
+# ---------- Fixtures: pytest-playwright's browser, launched from the system's Chromium ----------
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args():
     executable = chromium_executable()
     if executable is None:
         if os.environ.get("REQUIRE_CHROMIUM"):  # set by .ci/run: CI must not skip these
             pytest.fail(HOW_TO_GET_CHROMIUM)
         pytest.skip(HOW_TO_GET_CHROMIUM)
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
+    return {"executable_path": executable, "args": CHROMIUM_FLAGS, "headless": True}
 
 
-@pytest.fixture
-def context(browser, site_url):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site_url)
-    yield context
-    context.close()
+@pytest.fixture(scope="session")
+def site_url(built_site):
+    with serve(built_site) as url:
+        yield url
 
 
-def open_page(context, site_url, name, query=""):
-    page = context.new_page()
-    problems = PageProblems(page, site_url)
-    page.goto(f"{site_url}/{name}.html{query}", wait_until="load")
-    wait_for_math(page)
-    page.wait_for_load_state("networkidle")
-    return page, problems
+@pytest.fixture(scope="session")
+def visits(browser, site_url):
+    from vendor_assets import install_axe
+    visits = SiteVisits(browser, site_url, install_axe().read_text())
+    yield visits
+    visits.close()
 
 
-def wait_for_math(page):
-    """Wait until MathJax has typeset the page, if the page has math."""
-    if page.locator("article .math").count() == 0:
-        return
-    page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
-                           timeout=MATH_WAIT_MS)
-    page.evaluate("() => MathJax.startup.promise")
+def problems_on(visits, view, pages, check) -> list[str]:
+    """Run `check(name, report)` (which yields problems) on each page's report for a view."""
+    found = []
+    for name in pages:
+        found += [f"{name}: {problem}" for problem in check(name, visits.report(view, name))]
+    return found
 
 
-def switch_to_dark_mode(page):
-    """What the theme's switch stores, then a reload, as a returning reader would see it."""
-    page.evaluate("() => { localStorage.setItem('mode', 'dark'); localStorage.setItem('theme', 'dark'); }")
-    page.reload(wait_until="networkidle")
-    wait_for_math(page)
+def fail_if(problems, what):
+    assert not problems, f"{what}:\n  " + "\n  ".join(problems)
 
 
-@pytest.mark.parametrize("name", PAGES)
-def test_page_loads_without_console_errors(context, site_url, name):
-    page, problems = open_page(context, site_url, name)
-    assert page.locator("main h1").count() >= 1, f"{name}: no page title"
-    assert not problems.items, f"{name}:\n" + "\n".join(problems.items)
+# ---------- Every page, every view ----------
+
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_pages_load_without_errors(visits, view):
+    def check(name, report):
+        if not report["title"]:
+            yield "no page title"
+        yield from report["problems"]
+    fail_if(problems_on(visits, view, PAGES, check), "pages with console errors or failed requests")
 
 
-@pytest.mark.parametrize("name", [p for p in PAGES if (ROOT / f"{p}.md").exists()])
-def test_math_is_typeset(context, site_url, name):
-    page, _ = open_page(context, site_url, name)
-    sources = page.locator("article .math").count()
-    typeset = page.locator("article mjx-container").count()
-    assert typeset == sources, f"{name}: {sources} math elements, {typeset} typeset by MathJax"
-    assert page.locator("article mjx-merror").count() == 0, f"{name}: MathJax reports a TeX error"
-    # Text outside code and typeset math must not show TeX delimiters: they mean a formula
-    # was not recognised as math (e.g. display math glued to a paragraph in a dropdown).
-    stray = page.evaluate("""() => {
-        const article = document.querySelector('article.bd-article').cloneNode(true);
-        article.querySelectorAll('pre, code, mjx-container, script, style, .cell_output')
-               .forEach(node => node.remove());
-        article.querySelectorAll('details').forEach(node => node.setAttribute('open', ''));
-        const text = article.textContent;
-        return [...text.matchAll(/.{0,40}(\\$|\\\\\\(|\\\\\\)|\\\\\\[|\\\\\\]).{0,40}/g)].map(m => m[0]);
-    }""")
-    assert not stray, f"{name}: TeX left untypeset: {stray[:5]}"
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_accessibility_audit_has_no_serious_violations(visits, view):
+    """axe-core on every page: no serious or critical violation."""
+    fail_if(problems_on(visits, view, PAGES, lambda name, report: report["axe"]),
+            f"axe-core violations ({view})")
 
 
-@pytest.mark.parametrize("name", NOTEBOOK_PAGES)
-def test_figures_load_with_alt_text_and_captions(context, site_url, name):
-    page, _ = open_page(context, site_url, name)
-    images = page.evaluate("""() => [...document.querySelectorAll('article img')].map(img => ({
-        src: img.getAttribute('src'), alt: img.getAttribute('alt') || '',
-        loaded: img.complete && img.naturalWidth > 0,
-        caption: img.closest('figure')?.querySelector('figcaption')?.textContent.trim() || ''}))""")
-    for image in images:
-        assert image["loaded"], f"{name}: {image['src']} did not load"
-        assert image["alt"].strip(), f"{name}: {image['src']} has no alt text"
-        if "_images/" in image["src"]:
-            assert re.match(r"Fig\. \d+", image["caption"]), f"{name}: {image['src']} has no numbered caption"
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_math_is_typeset(visits, view):
+    def check(name, report):
+        if report.get("mathTypeset") != report.get("mathSources"):
+            yield f"{report.get('mathSources')} formulas, {report.get('mathTypeset')} typeset by MathJax"
+        if report.get("mathErrors"):
+            yield "MathJax reports a TeX error"
+        if report.get("strayTex"):
+            yield f"TeX left untypeset: {report['strayTex'][:3]}"
+    fail_if(problems_on(visits, view, TOC, check), "math not typeset")
 
 
-def test_cross_references_carry_the_target_number(context, site_url):
-    """Equation and figure references show the number the target itself displays."""
-    numbers_on = {}  # page URL -> {anchor: displayed number}
-
-    def numbers(url):
-        if url not in numbers_on:
-            target_page = context.new_page()
-            target_page.goto(url)
-            numbers_on[url] = target_page.evaluate("""() => Object.fromEntries(
-                [...document.querySelectorAll('[id]')].map(el => {
-                    const label = el.querySelector(':scope .eqno, :scope .caption-number');
-                    const number = label && label.textContent.match(/\\(\\d+\\)|Fig\\. \\d+/);
-                    return [el.id, number ? number[0] : null];
-                }))""")
-            target_page.close()
-        return numbers_on[url]
-
-    checked = {"equation": 0, "figure": 0}
-    for name in NOTEBOOK_PAGES:
-        page, _ = open_page(context, site_url, name)
-        references = page.evaluate("""() => [...document.querySelectorAll('article a.reference.internal')]
-            .filter(a => /#(equation-|fig-)/.test(a.getAttribute('href')))
-            .map(a => ({href: a.href, text: a.textContent.trim()}))""")
-        page.close()
-        for reference in references:
-            url, anchor = reference["href"].split("#")
-            number = numbers(url).get(anchor)
-            assert number, f"{name}: {reference['href']} points at nothing numbered"
-            assert number in reference["text"], (
-                f"{name}: a reference reads {reference['text']!r} but its target shows {number!r}")
-            checked["equation" if anchor.startswith("equation-") else "figure"] += 1
-    assert checked["equation"] >= 3 and checked["figure"] >= 3, (
-        f"expected the chapter to cross-reference its equations and figures: {checked}")
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_nothing_is_wider_than_the_screen(visits, view):
+    """No page scrolls sideways: wide equations, tables and figures scroll in their own box,
+    tables keep their header in view, long titles wrap."""
+    def check(name, report):
+        if report["documentWidth"] > report["viewport"]:
+            yield f"the page is {report['documentWidth']} px wide on a {report['viewport']} px screen"
+        yield from report["overflow"]
+        for table in report["tables"]:
+            if not table["headerVisible"]:
+                yield f"a table's header is out of view: {table['header'][:60]}"
+    fail_if(problems_on(visits, view, TOC, check), f"content wider than the screen ({view})")
 
 
-@pytest.mark.parametrize("name", EXERCISE_PAGES)
-def test_solutions_are_collapsed_and_open_on_click(context, site_url, name):
-    page, _ = open_page(context, site_url, name)
-    written = page.locator("article details.sd-dropdown")
-    code = page.locator("article .tag_solution details")
-    assert written.count() + code.count() > 0, f"{name}: no solution dropdowns"
-    for dropdowns in (written, code):
-        for index in range(dropdowns.count()):
-            dropdown = dropdowns.nth(index)
-            body = dropdown.locator(":scope > div").first
-            assert dropdown.get_attribute("open") is None, f"{name}: a solution is open on load"
-            assert not body.is_visible(), f"{name}: a collapsed solution is visible"
-    first = written.first if written.count() else code.first
-    first.locator("summary").click()
-    assert first.get_attribute("open") is not None
-    assert first.locator(":scope > div").first.is_visible(), f"{name}: the solution did not open on click"
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_one_search_box_and_the_sidebar_buttons(visits, view):
+    def check(name, report):
+        if len(report["searchControls"]) != 1:
+            yield f"{len(report['searchControls'])} search boxes: {report['searchControls']}"
+        if report["primaryToggles"] != 1:
+            yield f"{report['primaryToggles']} visible chapter-list buttons"
+    fail_if(problems_on(visits, view, TOC, check), "search box and sidebar buttons")
 
 
-def test_search_finds_a_term_from_the_text(context, site_url):
-    term = "funnel"
-    assert term in (ROOT / "chapters" / "eight-schools.md").read_text()
-    page, problems = open_page(context, site_url, "search", f"?q={term}")
-    results = page.locator("#search-results ul.search li a")
-    results.first.wait_for(timeout=20_000)
-    hrefs = [results.nth(i).get_attribute("href") for i in range(results.count())]
-    assert any("chapters/eight-schools.html" in href for href in hrefs), hrefs
-    assert not problems.items, problems.items
+# ---------- The reader sees the statistics, not the bookkeeping ----------
 
+BOOKKEEPING = re.compile(
+    r"^\s*(%pip|!pip|import \w|from [\w.]+ import |glue(_values|_math)?\(|(\w+\s*=\s*)?setup_page\(|"
+    r"assert\s|warnings\.|logging\.|plt\.rcParams|%config)")
+CONVERGENCE_LINE = re.compile(r"converged: \d+ divergences")
+TOO_MANY_DECIMALS = re.compile(r"\d\.\d{5,}")
+E_NOTATION = re.compile(r"\d(\.\d+)?[eE][+-]?\d")
+COUNT_AS_FLOAT = re.compile(r"(?<![\d.])\d{4,}\.(0+(?!\d)|\d{3,})")
+
+
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_visible_cells_hold_no_set_up_or_glue(visits, view):
+    """Set-up, imports, glue and asserts are hidden; what the reader sees is the statistics."""
+    def check(name, report):
+        for cell in report["visibleCode"]:
+            lines = [line for line in cell.splitlines() if BOOKKEEPING.match(line)]
+            if lines:
+                yield f"a visible cell holds {lines[:3]}"
+    fail_if(problems_on(visits, view, NOTEBOOK_PAGES, check), "bookkeeping in visible cells")
+
+
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_no_stderr_output(visits, view):
+    def check(name, report):
+        for text in report["stderr"]:
+            yield f"stderr output: {text}"
+    fail_if(problems_on(visits, view, NOTEBOOK_PAGES, check), "stderr output on the page")
+
+
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_convergence_is_shown_for_every_fit(visits, view):
+    """Each visible assert_converged(...) prints its one line; a page whose visible code samples
+    shows at least one."""
+    def check(name, report):
+        calls = sum(cell.count("assert_converged(") for cell in report["visibleCode"])
+        lines = sum(len(CONVERGENCE_LINE.findall(output)) for output in report["visibleOutputs"])
+        samples = any(re.search(r"\bpm\.sample\(|\bsample\(", cell) for cell in report["visibleCode"])
+        if lines < calls:
+            yield f"{calls} visible assert_converged calls but {lines} convergence lines"
+        if samples and not lines:
+            yield "samples in visible code but shows no convergence line"
+    fail_if(problems_on(visits, view, NOTEBOOK_PAGES, check), "fits without a visible convergence line")
+
+
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_tables_are_rounded(visits, view):
+    """No table shows floating-point noise: more than 4 decimals, e-notation, counts as floats."""
+    def check(name, report):
+        for number, table in enumerate(report["tables"], start=1):
+            noisy = [cell for cell in table["cells"] if TOO_MANY_DECIMALS.search(cell)
+                     or E_NOTATION.search(cell) or COUNT_AS_FLOAT.search(cell)]
+            if noisy:
+                yield f"table {number} ({table['header'][:50]}) shows {noisy[:4]}"
+    fail_if(problems_on(visits, view, TOC, check), "tables with unrounded numbers")
+
+
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_pasted_numbers_read_as_text_and_formulas_stay_whole(visits, view):
+    """A glued number is set as the sentence around it, and never splits a formula in two
+    (a number inside math is glued as math, `glue_math` and {glue:md})."""
+    def check(name, report):
+        for pasted in report["pasted"]:
+            if pasted["insideMath"] or pasted["breaksFormula"]:
+                yield f"a pasted number breaks a formula: {pasted['context']}"
+            if pasted["weight"] > pasted["parentWeight"] or pasted["family"] != pasted["parentFamily"]:
+                yield f"{pasted['text']!r} is not set as the text around it"
+    fail_if(problems_on(visits, view, NOTEBOOK_PAGES, check), "pasted numbers")
+
+
+# ---------- Figures ----------
+
+def _figure_name(figure) -> str:
+    number = re.match(r"Fig\. \d+", figure["caption"])
+    return f"{figure['id'] or figure['src']}{' (' + number[0] + ')' if number else ''}"
+
+
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_figures_load_with_alt_text_and_numbered_captions(visits, view):
+    def check(name, report):
+        for figure in report["figures"]:
+            if not figure["loaded"]:
+                yield f"{figure['src']} did not load"
+            if not figure["alt"].strip():
+                yield f"{_figure_name(figure)} has no alt text"
+            if not re.match(r"Fig\. \d+", figure["caption"]):
+                yield f"{figure['src']} has no numbered caption"
+    fail_if(problems_on(visits, view, NOTEBOOK_PAGES, check), "figures")
+
+
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_figure_text_is_readable(visits, built_site, view):
+    """The smallest text of each figure (MIN_FONT_POINTS at the PNG's resolution) renders at
+    10 CSS px or more in the desktop column; on a phone at PHONE_MIN_TEXT_PX or more, the figure
+    scrolling sideways in its own box, and a tap opens the image at full size. The smallest font
+    is known only for figures drawn as the helpers' setup_page draws them: at FIGURE_DPI, at most
+    FIGURE_WIDTH_INCHES wide."""
+    from hierarchical_helpers.notebook import FIGURE_DPI, FIGURE_WIDTH_INCHES
+    phone = view.startswith("phone")
+    theme = site_theme()
+    threshold = theme.PHONE_MIN_TEXT_PX if phone else DESKTOP_TEXT_PX
+
+    def check(name, report):
+        for figure in report["figures"]:
+            width, _, dpi = theme.png_geometry(built_site / figure["path"].lstrip("/"))
+            if round(dpi) != FIGURE_DPI or width > FIGURE_WIDTH_INCHES * FIGURE_DPI + 1:
+                yield (f"{_figure_name(figure)}: drawn {width / dpi:.1f} in wide at {dpi:.0f} dpi, not at most "
+                       f"{FIGURE_WIDTH_INCHES} in at {FIGURE_DPI} dpi (so its font sizes are unknown)")
+            if not figure["shown"]:  # inside a collapsed solution: its size on screen is unknown
+                continue
+            smallest = theme.MIN_FONT_POINTS * dpi / 72 * figure["width"] / width
+            if smallest < threshold - 0.05:
+                yield (f"{_figure_name(figure)}: smallest text {smallest:.1f} px (image {width} px wide "
+                       f"at {dpi:.0f} dpi, shown {figure['width']:.0f} px wide)")
+            if phone and figure["width"] > figure["figureWidth"] + 1 and not figure["figureScrolls"]:
+                yield f"{_figure_name(figure)} is wider than its box, which does not scroll"
+            if not figure["fullSizeLink"].endswith(figure["src"].rsplit("/", 1)[-1]):
+                yield f"{_figure_name(figure)} does not open at full size when tapped"
+    fail_if(problems_on(visits, view, NOTEBOOK_PAGES, check),
+            f"figures whose text renders below {threshold} px ({view}): redraw them at most "
+            "7.5 in wide, 150 dpi, fonts at least MIN_FONT_POINTS")
+
+
+def _luminance(css_colour: str) -> float:
+    def channel(value):
+        value = int(value) / 255
+        return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
+    red, green, blue = (channel(v) for v in re.findall(r"\d+", css_colour)[:3])
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def _contrast(foreground: str, background: str) -> float:
+    light, dark = sorted((_luminance(foreground), _luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_captions_are_readable(visits, view):
+    def check(name, report):
+        for figure in report["figures"]:
+            if not figure["shown"] or "captionSize" not in figure:
+                continue
+            if figure["captionSize"] < CAPTION_MIN_PX:
+                yield f"{_figure_name(figure)}: caption set at {figure['captionSize']} px"
+            contrast = _contrast(figure["captionColour"], figure["captionBackground"])
+            if contrast < 4.5:
+                yield f"{_figure_name(figure)}: caption contrast {contrast:.1f} (below 4.5)"
+    fail_if(problems_on(visits, view, NOTEBOOK_PAGES, check), "captions")
+
+
+@pytest.mark.parametrize("view", DARK_VIEWS)
+def test_dark_mode_keeps_figures_opaque(visits, view):
+    """Opaque figures on a light background keep their dark ink readable on a dark page; a
+    transparent PNG would put black axes on a black page."""
+    def check(name, report):
+        if report["theme"] != "dark" or _luminance(report["bodyBackground"]) > 0.1:
+            yield f"not dark: theme {report['theme']!r}, background {report['bodyBackground']}"
+        for figure in report["figures"]:
+            if figure.get("transparent"):
+                yield f"{_figure_name(figure)} has transparent pixels"
+            if figure.get("corner") and min(figure["corner"]) < 200:
+                yield f"{_figure_name(figure)} does not have a light background"
+            if "invert" in figure.get("filter", ""):
+                yield f"{_figure_name(figure)} is colour-inverted"
+    fail_if(problems_on(visits, view, NOTEBOOK_PAGES, check), "figures in dark mode")
+
+
+# ---------- What each page opens with ----------
+
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_pages_open_with_what_they_teach(visits, view):
+    """Under each title: the page-overview box, with objectives, prerequisites and run time."""
+    def check(name, report):
+        overview = report["overview"]
+        if overview is None:
+            yield "no 'On this page' box (admonition with class page-overview) under the title"
+            return
+        if not overview["shown"] or overview["position"] != 0:
+            yield f"the overview box is not the first thing under the title (position {overview['position']})"
+        for part in ("You will learn", "You need", "Running it"):
+            if part not in overview["text"]:
+                yield f"the overview box lacks {part!r}"
+    fail_if(problems_on(visits, view, NOTEBOOK_PAGES, check), "pages without their overview")
+
+
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_exercise_pages_say_how_to_work(visits, view):
+    def check(name, report):
+        box = report["howTo"]
+        if box is None or not box["shown"]:
+            yield "no 'How to work on this exercise' box"
+            return
+        if box["position"] > 1:
+            yield f"the how-to box is not at the top (position {box['position']})"
+        for word in ("Colab", "Binder", "check", "submit"):
+            if word not in box["text"]:
+                yield f"the how-to box does not mention {word}"
+        launch = {url for url in report["launch"] if "colab" in url or "binder" in url}
+        if set(box["links"]) != launch:
+            yield f"the how-to box opens {box['links']}, the launch button {sorted(launch)}"
+    fail_if(problems_on(visits, view, EXERCISES, check), "exercise pages")
+
+
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_solutions_are_collapsed_and_say_so(visits, view):
+    def check(name, report):
+        solutions = report["codeSolutions"] + [d for d in report["writtenSolutions"] if d["solution"]]
+        if not solutions:
+            yield "no solutions"
+        for dropdown in report["writtenSolutions"]:
+            if "solution" in dropdown["label"].lower() and not dropdown["solution"]:
+                yield f"a dropdown {dropdown['label']!r} is not marked as a solution"
+        for solution in solutions:
+            if solution["open"] or solution["bodyShown"]:
+                yield "a solution is open on load"
+            if solution["label"] != "Show solution":
+                yield f"a solution toggle reads {solution['label']!r}"
+    fail_if(problems_on(visits, view, EXERCISES, check), "solutions")
+
+
+# ---------- Buttons and links the book configures ----------
 
 def _tracked(path: str) -> bool:
+    import subprocess
     return subprocess.run(["git", "ls-files", "--error-unmatch", path], cwd=ROOT,
                           capture_output=True).returncode == 0
 
 
-@pytest.mark.parametrize("name", NOTEBOOK_PAGES)
-def test_launch_and_download_buttons(context, site_url, name):
+def test_launch_edit_and_download_buttons(visits, site_url):
+    """Colab and Binder open the committed notebook, built from _config.yml's repository; "edit"
+    opens the MyST source; the download is the committed notebook, for an exercise the student
+    notebook (no solution)."""
     url, branch = repository()
     owner_repo = urlsplit(url).path.strip("/")
-    notebook = f"{name}.ipynb"
-    assert (ROOT / notebook).exists() and _tracked(notebook), (
-        f"the launch buttons of {name} open {notebook}, which is not committed")
-    page, _ = open_page(context, site_url, name)
-    page.locator(".dropdown-launch-buttons button").click()
-    launch = page.locator(".dropdown-launch-buttons a")
-    hrefs = {launch.nth(i).get_attribute("href") for i in range(launch.count())}
-    assert f"https://mybinder.org/v2/gh/{owner_repo}/{branch}?urlpath=lab/tree/{notebook}" in hrefs, hrefs
-    assert f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/{notebook}" in hrefs, hrefs
-    assert launch.first.is_visible(), "the launch menu did not open"
-
-    edit = page.locator(".dropdown-source-buttons a[href*='/edit/']").get_attribute("href")
-    assert edit == f"{url}/edit/{branch}/{name}.md"
-
-    downloads = page.locator(".dropdown-download-buttons a")
-    files = [downloads.nth(i).get_attribute("href") for i in range(downloads.count())]
-    for suffix in (".ipynb", ".md"):
-        link = next((f for f in files if f and f.endswith(suffix)), None)
-        assert link, f"{name}: no {suffix} download"
-        response = page.request.get(f"{site_url}/{name}.html".rsplit("/", 1)[0] + "/" + link)
-        assert response.ok, f"{name}: the {suffix} download answers {response.status}"
-
-
-def test_copy_button_copies_the_code(context, site_url):
-    page, _ = open_page(context, site_url, "chapters/eight-schools")
-    cell = page.locator("article .cell_input").nth(2)
-    code = cell.locator("pre").inner_text()
-    cell.hover()
-    cell.locator("button.copybtn").click()
-    copied = page.evaluate("() => navigator.clipboard.readText()")
-    assert copied.strip() == code.strip()
-
-
-def test_dark_mode_keeps_figures_readable(context, site_url):
-    page, _ = open_page(context, site_url, "chapters/eight-schools")
-    switch_to_dark_mode(page)
-    assert page.evaluate("() => document.documentElement.dataset.theme") == "dark"
-    figures = page.evaluate("""() => [...document.querySelectorAll('article figure img')].map(img => {
-        const canvas = document.createElement('canvas');
-        canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
-        const g = canvas.getContext('2d'); g.drawImage(img, 0, 0);
-        const corner = g.getImageData(1, 1, 1, 1).data;
-        const alpha = g.getImageData(0, 0, canvas.width, canvas.height).data
-                       .filter((_, i) => i % 4 === 3);
-        return {src: img.getAttribute('src'), filter: getComputedStyle(img).filter,
-                corner: [...corner], transparent: alpha.some(a => a < 255)};
-    })""")
-    assert figures
-    body = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
-    assert _luminance(body) < 0.3, f"dark mode did not darken the page ({body})"
-    for figure in figures:
-        # Opaque figures on a light background keep their dark ink readable on a dark page;
-        # a transparent PNG would put black axes on a black page.
-        assert not figure["transparent"], f"{figure['src']} has transparent pixels"
-        assert min(figure["corner"][:3]) > 200, f"{figure['src']} does not have a light background"
-        assert "invert" not in figure["filter"], f"{figure['src']} is colour-inverted in dark mode"
-
-
-def _luminance(css_colour: str) -> float:
-    red, green, blue = (int(v) / 255 for v in re.findall(r"\d+", css_colour)[:3])
-    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
-
-
-def test_references_page_lists_the_cited_works(context, site_url):
-    page, _ = open_page(context, site_url, "chapters/eight-schools")
-    citations = page.locator("article a[href*='bibliography.html#']")
-    assert citations.count() >= 2
-    citations.first.click()
-    page.wait_for_load_state("load")
-    assert page.url.split("#")[0].endswith("/bibliography.html")
-    anchor = page.url.split("#")[1]
-    assert page.locator(f"[id='{anchor}']").is_visible(), "the citation does not land on its reference"
-
-
-def test_status_page_shows_execution_times_and_benchmarks(context, site_url):
-    page, _ = open_page(context, site_url, "status")
-    table = page.locator("article table").first.inner_text()
+    problems = []
     for name in NOTEBOOK_PAGES:
-        if name.startswith("chapters/"):
-            assert name in table, f"{name} missing from the execution table"
-    assert page.locator("article table").count() >= 2, "the benchmark tables are missing"
+        report = visits.report("desktop-light", name)
+        notebook = f"{name}.ipynb"
+        if not _tracked(notebook):
+            problems.append(f"{name}: the launch buttons open {notebook}, which is not committed")
+        for expected in (f"https://mybinder.org/v2/gh/{owner_repo}/{branch}?urlpath=lab/tree/{notebook}",
+                         f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/{notebook}"):
+            if expected not in report["launch"]:
+                problems.append(f"{name}: no launch link {expected} in {report['launch']}")
+        if f"{url}/edit/{branch}/{name}.md" not in report["edit"]:
+            problems.append(f"{name}: the edit link is not {url}/edit/{branch}/{name}.md: {report['edit']}")
+        download = next((link for link in report["downloads"] if link.endswith(".ipynb")), None)
+        if download is None:
+            problems.append(f"{name}: no .ipynb download")
+            continue
+        with urllib.request.urlopen(f"{site_url}/{name}.html".rsplit("/", 1)[0] + "/" + download) as response:
+            offered = json.loads(response.read())
+        expected = json.loads((ROOT / notebook).read_text())
+        if offered["cells"] != expected["cells"]:
+            what = "the student notebook" if name in EXERCISES else "the committed notebook"
+            problems.append(f"{name}: the .ipynb download is not {what} {notebook}")
+        if name in EXERCISES and any("solution" in cell["metadata"].get("tags", []) for cell in offered["cells"]):
+            problems.append(f"{name}: the download carries solution cells")
+    fail_if(problems, "launch, edit and download buttons")
 
 
-@pytest.fixture(scope="module")
-def axe_script():
-    from vendor_assets import install_axe
-    return install_axe().read_text()
+def test_cross_references_carry_the_target_number(visits):
+    """Equation and figure references show the number their target displays."""
+    numbers = {}
+    for name in NOTEBOOK_PAGES:
+        numbers[name] = visits.report("desktop-light", name)["numbers"]
+    problems, checked = [], {"equation": 0, "figure": 0}
+    for name in NOTEBOOK_PAGES:
+        for reference in visits.report("desktop-light", name)["references"]:
+            address, anchor = reference["href"].split("#")
+            target = re.sub(r"^https?://[^/]+/|\.html$", "", address)
+            number = numbers.get(target, {}).get(anchor)
+            if not number:
+                problems.append(f"{name}: {reference['href']} points at nothing numbered")
+            elif number not in reference["text"]:
+                problems.append(f"{name}: a reference reads {reference['text']!r} but its target shows {number!r}")
+            checked["equation" if anchor.startswith("equation-") else "figure"] += 1
+    fail_if(problems, "cross-references")
+    assert checked["equation"] >= 3 and checked["figure"] >= 3, (
+        f"expected the chapter to cross-reference its equations and figures: {checked}")
+
+
+@pytest.mark.parametrize("view", ["desktop-light", "phone-dark"])
+def test_citations_land_on_their_reference(visits, view):
+    """A citation opens the references page at its entry, whose label reads as the citation does."""
+    page = None
+    for name in CHAPTERS:
+        if visits.report(view, name)["citations"]:
+            page, _ = visits.open(view, name)
+            break
+    assert page is not None, "no page cites anything"
+    try:
+        citation = page.locator("article a[href*='bibliography.html#']").first
+        cited = citation.inner_text().strip()
+        citation.click()
+        page.wait_for_load_state("load")
+        assert page.url.split("#")[0].endswith("/bibliography.html")
+        entry = page.locator(f"[id='{page.url.split('#')[1]}']")
+        assert entry.is_visible(), "the citation does not land on its reference"
+        label = entry.locator(".label").inner_text()
+        assert cited in label, f"the text cites {cited!r}, the references page labels it {label!r}"
+    finally:
+        page.close()
+
+
+# ---------- Clicking: sidebars, solutions, search ----------
+
+@pytest.mark.parametrize("mode", ["light", "dark"])
+def test_phone_reader_opens_the_chapter_list_and_the_page_contents(visits, mode):
+    page, problems = visits.open(f"phone-{mode}", NOTEBOOK_PAGES[0])
+    try:
+        page.locator(".bd-header-article .primary-toggle").click()
+        chapters = page.locator("#pst-primary-sidebar-modal nav a.reference")
+        chapters.first.wait_for(state="visible", timeout=5_000)
+        hrefs = [chapters.nth(i).get_attribute("href") for i in range(chapters.count())]
+        for name in NOTEBOOK_PAGES[1:]:  # the first is this page, linked as "#"
+            assert any(href.endswith(name.split("/")[-1] + ".html") for href in hrefs if href), (
+                f"the chapter list lacks {name}: {hrefs}")
+        page.locator("#pst-primary-sidebar-modal a", has_text="The mathematical structure").click()
+        page.wait_for_url("**/chapters/mathematical-structure.html")
+
+        page.locator(".bd-header-article .secondary-toggle").click()
+        sections = page.locator("#pst-secondary-sidebar-modal a.nav-link")
+        sections.first.wait_for(state="visible", timeout=5_000)
+        assert sections.count() >= 3, "the page contents list fewer than three sections"
+        target = sections.nth(2).get_attribute("href")
+        sections.nth(2).click()
+        page.wait_for_url(f"**{target}")
+        assert not page.evaluate("() => document.getElementById('pst-secondary-sidebar-modal').open"), (
+            "the page contents stay open over the page after following a link")
+        heading = page.locator(f"[id='{target.lstrip('#')}']")
+        assert heading.is_visible() and heading.evaluate("el => el.getBoundingClientRect().top < innerHeight"), (
+            "the section the reader chose is not in view")
+        assert not problems.items, problems.items
+    finally:
+        page.close()
 
 
 @pytest.mark.parametrize("mode", ["light", "dark"])
-@pytest.mark.parametrize("name", PAGES)
-def test_accessibility_audit_has_no_serious_violations(context, site_url, axe_script, name, mode):
-    """axe-core on every page, in both colour modes: no serious or critical violation."""
-    page, _ = open_page(context, site_url, name)
-    if mode == "dark":
-        switch_to_dark_mode(page)
-    page.add_script_tag(content=axe_script)
-    violations = page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']}))
-        .violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
-        .map(v => `${v.impact} ${v.id}: ${v.help} -- ` +
-                  v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '))""")
-    assert not violations, f"{name} ({mode} mode):\n" + "\n".join(violations)
+def test_desktop_reader_collapses_the_sidebar(visits, mode):
+    page, problems = visits.open(f"desktop-{mode}", "chapters/eight-schools")
+    try:
+        sidebar = page.locator("#pst-primary-sidebar")
+        article = page.locator("article.bd-article")
+        assert sidebar.is_visible()
+        width = article.bounding_box()["width"]
+        page.locator(".bd-header-article .primary-toggle").click()
+        page.wait_for_function("() => document.getElementById('pst-primary-sidebar').getBoundingClientRect().right <= 0")
+        assert article.bounding_box()["width"] > width, "the article did not take the sidebar's room"
+        search = page.locator(".bd-header-article .search-button")
+        assert search.is_visible(), "with the sidebar collapsed there is no search box"
+        page.locator(".bd-header-article .primary-toggle").click()
+        page.wait_for_function("() => document.getElementById('pst-primary-sidebar').getBoundingClientRect().right > 0")
+        assert not search.is_visible(), "two search boxes once the sidebar is back"
+        assert not problems.items, problems.items
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_a_solution_opens_and_closes_on_click(visits, view):
+    name = next(n for n in EXERCISES if visits.report(view, n)["codeSolutions"]
+                and any(d["solution"] for d in visits.report(view, n)["writtenSolutions"]))
+    page, _ = visits.open(view, name)
+    try:
+        for selector in ("article .tag_solution details", "article details.solution"):
+            solution = page.locator(selector).first
+            summary = solution.locator(":scope > summary")
+            assert summary.inner_text().strip() == "Show solution"
+            summary.click()
+            assert solution.get_attribute("open") is not None
+            assert solution.locator(":scope > :not(summary)").first.is_visible(), f"{name}: the solution did not open"
+            assert summary.inner_text().strip() == "Hide solution"
+            summary.click()
+            assert summary.inner_text().strip() == "Show solution"
+    finally:
+        page.close()
+
+
+WORD = re.compile(r"(?<![\w.-])[a-z]{7,}(?![\w.-])")
+
+
+def _search(visits, word) -> dict[str, str]:
+    """The search page's results for a word: link -> the snippet shown with it."""
+    page, problems = visits.open("desktop-light", "search", f"?q={word}")
+    try:
+        page.wait_for_function("() => /found|did not match/i.test(document.getElementById('search-progress')?.textContent "
+                               "|| document.querySelector('#search-results')?.textContent || '')", timeout=20_000)
+        # Snippets are fetched after the list is shown.
+        page.wait_for_function("() => [...document.querySelectorAll('#search-results ul.search li')]"
+                               ".every(li => li.querySelector('p.context'))", timeout=20_000)
+        results = page.evaluate("""() => [...document.querySelectorAll('#search-results ul.search li')].map(li =>
+            [li.querySelector('a').getAttribute('href'), li.querySelector('p.context')?.textContent || ''])""")
+        assert not problems.items, problems.items
+        return dict(results)
+    finally:
+        page.close()
+
+
+def _page_text_pieces(visits, name) -> list[tuple[str, bool]]:
+    """A page's text in reading order, each piece marked as inside a solution or not."""
+    page, _ = visits.open("desktop-light", name)
+    try:
+        return [tuple(piece) for piece in page.evaluate("""() => {
+            const article = document.querySelector('article.bd-article');
+            const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+            const pieces = [];
+            for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                if (node.parentElement.closest('.headerlink, script, style')) continue;
+                pieces.push([node.textContent.toLowerCase(),
+                             !!node.parentElement.closest('.tag_solution, details.solution')]);
+            }
+            return pieces;
+        }""")]
+    finally:
+        page.close()
+
+
+def test_search_does_not_index_or_quote_solution_text(visits):
+    """A word that appears on an exercise page only inside its solutions does not find that
+    page; a word of its questions does, and the snippet shown quotes the questions, not a
+    solution (the word chosen, where one exists, among those a page shows first in a solution)."""
+    hidden, shared = None, None
+    for name in EXERCISES:
+        pieces = _page_text_pieces(visits, name)
+        solution_words = set(WORD.findall(" ".join(t for t, inside in pieces if inside)))
+        other_text = " ".join(t for t, inside in pieces if not inside)
+        other_words = set(WORD.findall(other_text))
+        first_in_solution = {}
+        for text, inside in pieces:
+            for word in WORD.findall(text):
+                first_in_solution.setdefault(word, inside)
+        # Sphinx stems words: keep only words whose first six letters start no word outside solutions.
+        stems = {word[:6] for word in other_words}
+        only_in_solutions = sorted(w for w in solution_words if w[:6] not in stems)
+        if hidden is None and only_in_solutions:
+            hidden = (name, only_in_solutions[:2])
+        both = sorted(w for w in other_words & solution_words if first_in_solution[w])
+        if (shared is None or not shared[2]) and (both or other_words):
+            shared = (name, (both or sorted(other_words))[0], bool(both), "".join(other_text.split()))
+    assert hidden and shared, "no exercise page has both solution-only words and words of its questions"
+
+    name, word, _, other_text = shared
+    results = _search(visits, word)
+    snippet = next((text for href, text in results.items() if href.endswith(name.split("/")[-1] + ".html")), None)
+    assert snippet is not None, f"searching for {word!r}, a word of {name}'s questions, does not find it"
+    for piece in snippet.lower().split("..."):  # compared without spaces: text nodes join either way
+        assert "".join(piece.split()) in other_text, f"the search snippet for {name} quotes a solution: {piece!r}"
+    name, words = hidden
+    for word in words:
+        hrefs = list(_search(visits, word))
+        assert not any(href.endswith(name.split("/")[-1] + ".html") for href in hrefs), (
+            f"searching for {word!r}, found on {name} only inside a solution, finds the page: {hrefs}")
+
+
+def test_landing_page_describes_the_launch_button_it_means(visits):
+    """The landing page's "rocket" is the launch button of the chapter and exercise pages."""
+    intro = visits.report("desktop-light", "intro")
+    page, _ = visits.open("desktop-light", "intro")
+    try:
+        text = page.locator("article").inner_text()
+    finally:
+        page.close()
+    sentences = [s for s in re.split(r"(?<=\.)\s", text) if "rocket" in s.lower()]
+    assert not intro["launchButton"] and sentences
+    for sentence in sentences:
+        assert "chapter and exercise page" in sentence, f"the landing page says: {sentence!r}"
+    lacking = [name for name in NOTEBOOK_PAGES if not visits.report("desktop-light", name)["launchButton"]]
+    assert not lacking, f"pages without the launch (rocket) button: {lacking}"

@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from book_layout import ROOT, reader_pages  # noqa: E402
+from book_layout import ROOT, toc_docnames  # noqa: E402
 
 LIMIT_BYTES = 1_500_000  # a page's own HTML and images
 SHARED_FOLDERS = {"_static": "theme assets (_static/)", "mathjax": "MathJax (mathjax/)"}
@@ -53,11 +53,12 @@ def folder_bytes(folder: Path) -> int:
 
 
 def pages(site: Path) -> list[str]:
-    return [name for name in reader_pages() if (site / f"{name}.html").exists()]
+    """The pages a reader can open: the table of contents and the search page."""
+    return [name for name in toc_docnames() + ["search"] if (site / f"{name}.html").exists()]
 
 
-def report(site: Path) -> tuple[str, list[dict]]:
-    rows = [page_weight(site, name) for name in pages(site)]
+def report(site: Path, names: list[str] | None = None) -> tuple[str, list[dict]]:
+    rows = [page_weight(site, name) for name in (pages(site) if names is None else names)]
     kb = lambda n: f"{n / 1000:,.0f} kB"  # noqa: E731
     lines = ["# Page weight", "",
              f"Each page's own HTML and images (limit {LIMIT_BYTES / 1e6:.1f} MB per page):", "",

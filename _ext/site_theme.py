@@ -1,0 +1,189 @@
+"""The website's look and behaviour (loaded through `sphinx.local_extensions`).
+
+* The book's stylesheet and script (`_ext/static/book.css`, `book.js`): readable captions and
+  pasted numbers, the page-overview and exercise boxes, wide equations, tables and figures that
+  scroll inside their own box on a phone, and print rules for the PDF.
+* Figures on a phone: each figure image gets its natural width and resolution, from the PNG file,
+  as the CSS variable `--phone-min-width`: the width at which its smallest text (MIN_FONT_POINTS,
+  the helpers' smallest font) renders at PHONE_MIN_TEXT_PX CSS pixels. On a narrow screen the
+  figure keeps that width and scrolls sideways inside its box rather than shrinking its text
+  away; a tap on a figure opens the full-size image.
+* sphinx-thebe and sphinx-togglebutton add an inline script while the build runs, and it lands on
+  every page twice (once through Sphinx's registry, once through the builder), so browsers report
+  "Identifier 'THEBE_JS_URL' has already been declared". Each page keeps one copy of any script
+  that appears twice.
+* Two accessibility fixes in page bodies (the axe-core audit in tests/test_website.py): docutils
+  marks each bibliography entry `role="doc-biblioentry"` inside a `role="list"`, a deprecated role
+  and a list without list items (aria-required-children, critical), so entries become
+  `role="listitem"`; myst-nb labels each hidden cell's toggle "Toggle hidden content" while it
+  shows "Show code cell content" (label-content-name-mismatch, serious), so the toggle is named by
+  its visible text.
+* "Edit this page" opens the page's MyST source (`chapters/<page>.md`, `exercises/<name>.md`), the
+  file an author edits, not the executed notebook the site is built from.
+* Any change to the book's extensions, stylesheet, script or templates rebuilds every page: Sphinx
+  would otherwise keep the pages it finds up to date (an "env_version" made from their content).
+* The glossary replaces Sphinx's general index, which this book never fills: the index page is not
+  built, and `genindex.html` redirects to the glossary for anyone who kept its address.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import struct
+from html import escape
+from pathlib import Path
+
+from sphinx.util.osutil import relative_uri
+
+# The smallest font any figure uses, which the helpers set for every page.
+from hierarchical_helpers.notebook import MIN_FONT_POINTS
+
+STATIC = Path(__file__).parent / "static"
+
+# A figure's smallest text on a phone, in CSS pixels; on a desktop the tests ask for 10.
+PHONE_MIN_TEXT_PX = 8
+DEFAULT_DPI = 72.0  # matplotlib writes pHYs; a PNG without it is taken at face value
+
+BODY_FIXES = [
+    ('role="doc-biblioentry"', 'role="listitem"'),
+    ('<summary aria-label="Toggle hidden content">', "<summary>"),
+]
+
+
+def png_geometry(path: Path) -> tuple[int, int, float]:
+    """(width, height, dots per inch) of a PNG file, the resolution from its pHYs chunk."""
+    with open(path, "rb") as file:
+        data = file.read(1 << 16)
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError(f"{path} is not a PNG file")
+    width, height = struct.unpack(">II", data[16:24])
+    dpi, offset = DEFAULT_DPI, 8
+    while offset + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[offset:offset + 8])
+        if kind == b"pHYs":
+            per_x, _, unit = struct.unpack(">IIB", data[offset + 8:offset + 17])
+            if unit == 1:  # pixels per metre
+                dpi = per_x * 0.0254
+            break
+        if kind == b"IDAT":
+            break
+        offset += 12 + length
+    return width, height, dpi
+
+
+def phone_min_width(width: int, dpi: float) -> float:
+    """The narrowest a figure may be drawn for its smallest text to stay PHONE_MIN_TEXT_PX tall."""
+    smallest_text_px = MIN_FONT_POINTS * dpi / 72
+    return width * PHONE_MIN_TEXT_PX / smallest_text_px
+
+
+def _script_key(script):
+    attributes = tuple(sorted((k, str(v)) for k, v in getattr(script, "attributes", {}).items()))
+    # Sphinx 7 page scripts are _JavaScript objects (filename, priority, attributes); an inline
+    # script has its code in `body` and a filename of None or "" depending on whether it came
+    # through the registry or the builder. Priority does not make two copies differ.
+    return getattr(script, "filename", str(script)) or "", attributes
+
+
+def drop_duplicate_scripts(app, pagename, templatename, context, doctree):
+    seen, unique = set(), []
+    for script in context.get("script_files", []):
+        key = _script_key(script)
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    # In place: later handlers (MathJax on pages with math) add to this same list.
+    context["script_files"][:] = unique
+
+
+_FIGURE_IMAGE = re.compile(r'<img (?P<attrs>[^>]*?)src="(?P<src>(?:\.\./)*_images/(?P<name>[^"/]+\.png))"(?P<rest>[^>]*)/?>')
+
+
+def _image_sources(app) -> dict[str, Path]:
+    """The built site's _images/ file names -> the PNG files they are copied from."""
+    if not hasattr(app.env, "_book_image_sources"):
+        app.env._book_image_sources = {unique: Path(app.srcdir) / source
+                                       for source, (_, unique) in app.env.images.items()}
+    return app.env._book_image_sources
+
+
+def size_figures_for_phones(app, body: str) -> str:
+    sources = _image_sources(app)
+
+    def sized(match):
+        source = sources.get(match["name"])
+        if source is None or not source.exists():
+            return match[0]
+        width, _, dpi = png_geometry(source)
+        style = f'style="--phone-min-width: {phone_min_width(width, dpi):.0f}px"'
+        image = f'<img {match["attrs"]}src="{match["src"]}"{match["rest"].rstrip("/ ")} {style} />'
+        # A tap (or click) opens the image at its natural size, where the text is at full size.
+        return f'<a class="figure-full-size" href="{match["src"]}" title="Open the full-size image">{image}</a>'
+
+    return _FIGURE_IMAGE.sub(sized, body)
+
+
+def fix_page_body(app, pagename, templatename, context, doctree):
+    body = context.get("body")
+    if body:
+        for old, new in BODY_FIXES:
+            body = body.replace(old, new)
+        context["body"] = size_figures_for_phones(app, body)
+
+
+MYST_SOURCE_FOLDERS = ("chapters/", "exercises/")
+
+
+def edit_the_myst_source(app, pagename, templatename, context, doctree):
+    """Point the repository's edit and source links at the MyST file rather than the notebook."""
+    repository = app.config.html_theme_options.get("repository_url", "").rstrip("/")
+    if not pagename.startswith(MYST_SOURCE_FOLDERS) or not repository:
+        return
+
+    def fix(buttons):
+        for button in buttons:
+            url = button.get("url", "")
+            if url.startswith(repository + "/") and ("/edit/" in url or "/blob/" in url):
+                button["url"] = url.replace(f"{pagename}.ipynb", f"{pagename}.md")
+            fix(button.get("buttons", []))
+
+    fix(context.get("header_buttons", []))
+
+
+def add_static_files(app, config):
+    config.html_static_path.append(str(STATIC))
+    app.add_css_file("book.css")
+    app.add_js_file("book.js", loading_method="defer")
+
+
+def redirect_general_index(app, exception):
+    if exception is not None or app.builder.format != "html" or app.config.html_use_index:
+        return
+    target = relative_uri(app.builder.get_target_uri("genindex"), app.builder.get_target_uri("glossary"))
+    page = ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Glossary</title>'
+            f'<meta http-equiv="refresh" content="0; url={escape(target)}">'
+            f'<link rel="canonical" href="{escape(target)}"></head>'
+            f'<body><p>The book has a <a href="{escape(target)}">glossary</a> instead of an index.</p>'
+            '</body></html>\n')
+    (Path(app.outdir) / "genindex.html").write_text(page)
+
+
+def _site_code_version() -> int:
+    """A number that changes whenever _ext/ or _templates/ changes."""
+    digest = hashlib.sha256()
+    for folder in (Path(__file__).parent, Path(__file__).parent.parent / "_templates"):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(path.name.encode() + path.read_bytes())
+    return int(digest.hexdigest()[:8], 16)
+
+
+def setup(app):
+    app.connect("config-inited", add_static_files)
+    # Early: `html-page-context` stops at the first handler that returns a template name.
+    app.connect("html-page-context", drop_duplicate_scripts, priority=100)
+    app.connect("html-page-context", fix_page_body, priority=100)
+    # After sphinx-book-theme has made its header buttons (priority 501).
+    app.connect("html-page-context", edit_the_myst_source, priority=502)
+    app.connect("build-finished", redirect_general_index)
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "env_version": _site_code_version()}

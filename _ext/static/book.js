@@ -1,0 +1,73 @@
+/* The book's own behaviour, on top of sphinx-book-theme (added by _ext/site_theme.py). */
+"use strict";
+
+/* On a phone the chapter list and the page's contents open as dialogs over the page; following
+ * a link inside one must also close it, or the reader stays behind the dialog. */
+function closeSidebarDialogsOnLinks() {
+  for (const id of ["pst-primary-sidebar-modal", "pst-secondary-sidebar-modal"]) {
+    const dialog = document.getElementById(id);
+    if (!dialog) continue;
+    dialog.addEventListener("click", (event) => {
+      const link = event.target.closest("a[href]");
+      if (link && dialog.open) dialog.close();
+    });
+  }
+}
+
+/* A box that scrolls sideways (a wide equation, table or figure on a phone) must be reachable
+ * with the keyboard, so it becomes a tab stop while it scrolls. */
+const SCROLL_BOXES = [
+  ".bd-article figure",
+  ".bd-article span.math.wide-inline-math",
+  ".bd-article mjx-container[display='true']",
+  ".bd-article .cell_output .output.text_html",
+].join(", ");
+
+/* An inline formula wider than the column cannot wrap (MathJax 3 does not break lines): it
+ * becomes a box of its own that scrolls sideways, rather than being cut off. */
+function boxWideInlineMath() {
+  document.querySelectorAll(".bd-article span.math > mjx-container:not([display='true'])").forEach((math) => {
+    const span = math.parentElement;
+    const block = span.closest("p, li, dd, td, .admonition, article") || span.parentElement;
+    const wide = math.getBoundingClientRect().width > block.clientWidth;
+    span.classList.toggle("wide-inline-math", wide);
+  });
+}
+
+function updateScrollBoxTabStops() {
+  document.querySelectorAll(SCROLL_BOXES).forEach((box) => {
+    if (box.scrollWidth > box.clientWidth + 1) {
+      box.tabIndex = 0;
+    } else if (box.tagName === "FIGURE") {
+      box.removeAttribute("tabindex");
+    }
+  });
+}
+
+document.addEventListener("DOMContentLoaded", closeSidebarDialogsOnLinks);
+function fitWideContent() {
+  boxWideInlineMath();
+  updateScrollBoxTabStops();
+}
+
+window.addEventListener("resize", fitWideContent);
+window.addEventListener("load", () => {
+  fitWideContent();
+  // Equations take their width once MathJax has typeset them.
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    MathJax.startup.promise.then(fitWideContent);
+  }
+});
+
+/* The search page shows a snippet of each page it finds. Sphinx takes it from the page's text,
+ * solutions included; on the main site the solutions are not indexed (_ext/exercise_pages.py),
+ * and their text stays out of the snippets too. */
+// searchtools.js declares `Search` with const: a global binding, not a property of window.
+if (typeof Search !== "undefined" && typeof Search.htmlToText === "function") {
+  const pageText = Search.htmlToText;
+  Search.htmlToText = (htmlString, anchor) => {
+    const page = new DOMParser().parseFromString(htmlString, "text/html");
+    page.querySelectorAll(".tag_solution, details.solution").forEach((solution) => solution.remove());
+    return pageText(page.documentElement.outerHTML, anchor);
+  };
+}

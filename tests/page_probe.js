@@ -1,0 +1,173 @@
+// Everything the website tests check on a page, read once per page and view (width, colour mode)
+// by tests/browser.py, which runs it after MathJax has typeset the page. Returns plain data;
+// the tests decide what is wrong.
+async ({ darkFigures }) => {
+  const article = document.querySelector("article.bd-article");
+  const shown = (el) => !!el && el.getClientRects().length > 0 &&
+    getComputedStyle(el).visibility !== "hidden" && !el.closest("details:not([open]) > :not(summary)");
+  const text = (el) => (el ? el.textContent.replace(/\s+/g, " ").trim() : "");
+  const px = (value) => parseFloat(value) || 0;
+  const describe = (el) => {
+    const id = el.id || el.closest("[id]")?.id || "";
+    return `${el.tagName.toLowerCase()}${el.className && typeof el.className === "string" ? "." + el.className.trim().split(/\s+/).slice(0, 2).join(".") : ""}${id ? " in #" + id : ""}`;
+  };
+  const report = {
+    title: text(document.querySelector("main h1")),
+    theme: document.documentElement.dataset.theme || "",
+    bodyBackground: getComputedStyle(document.body).backgroundColor,
+    viewport: window.innerWidth,
+    documentWidth: document.documentElement.scrollWidth,
+  };
+  if (!article) return report;
+
+  // --- Width: anything wider than its box must scroll inside a box of its own that fits the screen.
+  report.overflow = [];
+  const wide = article.querySelectorAll("mjx-math, table, img, pre, h1, h2, h3, p, figure, .admonition, .cell_output .output");
+  for (const el of wide) {
+    if (!shown(el) || el.closest("mjx-assistive-mml")) continue;
+    const box = el.getBoundingClientRect();
+    let scroller = null;
+    for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+      const overflow = getComputedStyle(a).overflowX;
+      if (overflow !== "visible") { scroller = [a, overflow]; break; }
+    }
+    if (scroller && ["auto", "scroll"].includes(scroller[1])) {
+      const outer = scroller[0].getBoundingClientRect();
+      if (outer.right > window.innerWidth + 1) report.overflow.push(`${describe(scroller[0])} (a scrolling box) is ${Math.round(outer.right)} px wide`);
+    } else if (scroller && box.right > scroller[0].getBoundingClientRect().right + 1) {
+      report.overflow.push(`${describe(el)} is clipped by ${describe(scroller[0])}: ${Math.round(box.width)} px in ${Math.round(scroller[0].getBoundingClientRect().width)} px`);
+    } else if (!scroller && box.right > window.innerWidth + 1) {
+      report.overflow.push(`${describe(el)} reaches ${Math.round(box.right)} px`);
+    }
+  }
+  report.tables = [...article.querySelectorAll("table")].map((table) => {
+    const head = table.querySelector("thead");
+    let scroller = table.parentElement;
+    while (scroller && scroller !== article && !["auto", "scroll"].includes(getComputedStyle(scroller).overflowX)) scroller = scroller.parentElement;
+    const outer = (scroller && scroller !== article ? scroller : article).getBoundingClientRect();
+    const headBox = head && shown(table) ? head.getBoundingClientRect() : null;
+    return {
+      shown: shown(table),
+      cells: [...table.querySelectorAll("td, tbody th")].map(text),
+      header: head ? text(head) : "",
+      headerVisible: !head || !shown(table) || (shown(head) && headBox.top >= outer.top - 1 && headBox.left < outer.right),
+    };
+  });
+
+  // --- What the reader sees of the code: visible cells, their outputs, stderr.
+  report.visibleCode = [...article.querySelectorAll(".cell_input")].filter(shown).map((cell) => cell.innerText);
+  report.visibleOutputs = [...article.querySelectorAll(".cell_output")].filter(shown).map((cell) => cell.innerText);
+  report.stderr = [...article.querySelectorAll(".output.stderr")].map((el) => text(el).slice(0, 160));
+
+  // --- Math: every formula typeset, no TeX left in the text, pasted numbers as text or as math.
+  const mathItems = new Map();
+  if (window.MathJax && MathJax.startup && MathJax.startup.document) {
+    for (const item of MathJax.startup.document.math) {
+      const root = item.typesetRoot;
+      if (root && root.parentElement) mathItems.set(root.parentElement, item.math);
+    }
+  }
+  report.mathSources = article.querySelectorAll(".math").length;
+  report.mathTypeset = article.querySelectorAll("mjx-container").length;
+  report.mathErrors = article.querySelectorAll("mjx-merror").length;
+  const copy = article.cloneNode(true);
+  copy.querySelectorAll("pre, code, mjx-container, script, style, .cell_output").forEach((node) => node.remove());
+  report.strayTex = [...copy.textContent.matchAll(/.{0,40}(\$|\\\(|\\\)|\\\[|\\\]|\\frac|\\mathcal).{0,40}/g)].map((m) => m[0]);
+  const operatorEnd = /(=|<|>|\+|-|\\times|\\cdot|\\pm|\\le|\\ge|\\leq|\\geq|\\approx|\\sim|\(|\^|_|\{)\s*$/;
+  const operatorStart = /^\s*(=|<|>|\+|\\times|\\cdot|\\pm|\\le|\\ge|\\approx|\)|\^|_|\\%|\})/;
+  const mathNeighbour = (node, forward) => {
+    let sibling = forward ? node.nextSibling : node.previousSibling;
+    while (sibling && sibling.nodeType === Node.TEXT_NODE && !sibling.textContent.trim()) sibling = forward ? sibling.nextSibling : sibling.previousSibling;
+    return sibling && sibling.nodeType === Node.ELEMENT_NODE && sibling.classList.contains("math") ? sibling : null;
+  };
+  report.pasted = [...article.querySelectorAll(".pasted-text, .pasted-inline")].map((el) => {
+    const style = getComputedStyle(el), around = getComputedStyle(el.parentElement);
+    const before = mathNeighbour(el, false), after = mathNeighbour(el, true);
+    const beforeTex = before ? mathItems.get(before) || text(before) : "";
+    const afterTex = after ? mathItems.get(after) || text(after) : "";
+    return {
+      text: text(el),
+      insideMath: !!el.closest(".math, mjx-container"),
+      breaksFormula: (!!before && operatorEnd.test(beforeTex)) || (!!after && operatorStart.test(afterTex)),
+      context: `${beforeTex ? "$" + beforeTex + "$ " : ""}${text(el)}${afterTex ? " $" + afterTex + "$" : ""}`,
+      weight: px(style.fontWeight), family: style.fontFamily, parentFamily: around.fontFamily,
+      parentWeight: px(around.fontWeight),
+    };
+  });
+
+  // --- Figures: natural and displayed size, alt text, caption; in dark mode, opacity.
+  report.figures = [...article.querySelectorAll("img")].filter((img) => img.getAttribute("src").includes("_images/")).map((img) => {
+    const figure = img.closest("figure");
+    const caption = figure ? figure.querySelector("figcaption") : null;
+    const figureData = {
+      src: img.getAttribute("src"), path: new URL(img.src).pathname, alt: img.getAttribute("alt") || "",
+      loaded: img.complete && img.naturalWidth > 0, naturalWidth: img.naturalWidth,
+      width: img.getBoundingClientRect().width, shown: shown(img),
+      id: figure ? figure.id : "", caption: text(caption),
+      figureScrolls: figure ? ["auto", "scroll"].includes(getComputedStyle(figure).overflowX) : false,
+      figureWidth: figure ? figure.getBoundingClientRect().width : 0,
+      fullSizeLink: img.closest("a")?.getAttribute("href") || "",
+    };
+    if (caption) {
+      const style = getComputedStyle(caption.querySelector(".caption-text") || caption);
+      let background = "rgba(0, 0, 0, 0)";
+      for (let a = caption; a; a = a.parentElement) {
+        const colour = getComputedStyle(a).backgroundColor;
+        if (!/rgba\(.*, 0\)$/.test(colour) && colour !== "transparent") { background = colour; break; }
+      }
+      Object.assign(figureData, { captionSize: px(style.fontSize), captionColour: style.color, captionBackground: background });
+    }
+    if (darkFigures && figureData.loaded) {
+      const canvas = document.createElement("canvas");
+      canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+      const g = canvas.getContext("2d"); g.drawImage(img, 0, 0);
+      const pixels = g.getImageData(0, 0, canvas.width, canvas.height).data;
+      let transparent = false;
+      for (let i = 3; i < pixels.length; i += 4) if (pixels[i] < 255) { transparent = true; break; }
+      Object.assign(figureData, { transparent, corner: [pixels[4 * (canvas.width + 1)], pixels[4 * (canvas.width + 1) + 1], pixels[4 * (canvas.width + 1) + 2]], filter: getComputedStyle(img).filter });
+    }
+    return figureData;
+  });
+
+  // --- What frames the page: overview box, exercise box, solutions, buttons, links.
+  const section = article.querySelector("section");
+  const blocks = section ? [...section.children].filter((el) => !/^H\d$/.test(el.tagName) && !el.matches("span[id], .cell.tag_remove-cell")) : [];
+  const overview = article.querySelector(".admonition.page-overview");
+  report.overview = overview ? { text: text(overview), position: blocks.indexOf(overview), shown: shown(overview) } : null;
+  const howTo = article.querySelector(".admonition.exercise-how-to");
+  report.howTo = howTo ? {
+    text: text(howTo), position: blocks.indexOf(howTo), shown: shown(howTo),
+    links: [...howTo.querySelectorAll("a.exercise-launch")].map((a) => a.getAttribute("href")),
+  } : null;
+  report.codeSolutions = [...article.querySelectorAll(".tag_solution details")].map((d) => ({
+    open: d.open, label: [...d.querySelectorAll(":scope > summary *")].filter(shown).map(text).join(" ") || text(d.querySelector("summary")),
+    bodyShown: [...d.children].filter((c) => c.tagName !== "SUMMARY").some(shown),
+  }));
+  report.writtenSolutions = [...article.querySelectorAll("details.sd-dropdown")].map((d) => ({
+    open: d.open, solution: d.classList.contains("solution"),
+    label: [...d.querySelectorAll(":scope > summary .sd-summary-text *, :scope > summary .sd-summary-text")].filter((e) => shown(e) && !e.children.length).map(text).join(" "),
+    bodyShown: [...d.children].filter((c) => c.tagName !== "SUMMARY").some(shown),
+  }));
+  report.launch = [...document.querySelectorAll(".dropdown-launch-buttons a")].map((a) => a.getAttribute("href"));
+  report.launchButton = !!document.querySelector(".dropdown-launch-buttons .fa-rocket");
+  report.edit = [...document.querySelectorAll(".dropdown-source-buttons a")].map((a) => a.getAttribute("href"));
+  report.downloads = [...document.querySelectorAll(".dropdown-download-buttons a")].map((a) => a.getAttribute("href"));
+  report.references = [...article.querySelectorAll("a.reference.internal")]
+    .filter((a) => /#(equation-|fig-)/.test(a.getAttribute("href"))).map((a) => ({ href: a.href, text: text(a) }));
+  report.numbers = Object.fromEntries([...article.querySelectorAll("[id]")].map((el) => {
+    const label = el.querySelector(":scope .eqno, :scope .caption-number");
+    const number = label && label.textContent.match(/\(\d+\)|Fig\. \d+/);
+    return [el.id, number ? number[0] : null];
+  }).filter(([, number]) => number));
+  report.citations = [...article.querySelectorAll("a[href*='bibliography.html#']")].map((a) => ({ href: a.getAttribute("href"), text: text(a) }));
+
+  // --- The page's controls: how many search boxes and sidebar buttons a reader sees.
+  const controls = [...document.querySelectorAll(".search-button-field, .search-button__button, form.bd-search input")]
+    .filter((el) => !el.closest("dialog") && shown(el) && el.getBoundingClientRect().width > 0);
+  report.searchControls = controls.map(describe);
+  report.primaryToggles = [...document.querySelectorAll(".primary-toggle")].filter(shown).length;
+  report.secondaryToggles = [...document.querySelectorAll(".secondary-toggle")].filter(shown).length;
+  report.sidebarShown = shown(document.getElementById("pst-primary-sidebar")) &&
+    document.getElementById("pst-primary-sidebar").getBoundingClientRect().right > 0;
+  return report;
+}

@@ -1,0 +1,152 @@
+"""tools/build_pdf.py: the whole book as one PDF, printed by Chromium and offered by the website."""
+import html
+import re
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from pypdf import PdfReader, PdfWriter
+
+import build_pdf
+from book_layout import ROOT, toc_docnames
+
+SITE = ROOT / "_build" / "html"
+
+
+def test_merge_keeps_page_order_and_bookmarks_each_part(tmp_path):
+    parts = []
+    for number, pages in enumerate((2, 1, 3), start=1):
+        writer = PdfWriter()
+        for _ in range(pages):
+            writer.add_blank_page(width=200, height=200)
+        path = tmp_path / f"{number}.pdf"
+        writer.write(str(path))
+        parts.append((f"part {number}", path))
+    output = tmp_path / "book.pdf"
+    build_pdf.merge(parts, output, "A book")
+    reader = PdfReader(str(output))
+    assert len(reader.pages) == 6
+    assert [(item.title, reader.get_destination_page_number(item)) for item in reader.outline] == [
+        ("part 1", 0), ("part 2", 2), ("part 3", 3)]
+    assert reader.metadata.title == "A book"
+    assert not output.with_suffix(".partial.pdf").exists()
+
+
+# ---------- The PDF itself, built as `make pdf` builds it ----------
+
+LIGATURES = {"ﬁ": "fi", "ﬀ": "ff", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl"}
+
+
+def _text(value: str) -> str:
+    for ligature, letters in LIGATURES.items():
+        value = value.replace(ligature, letters)
+    return re.sub(r"\s+", " ", value).strip()
+
+
+def _longest_plain_phrase(markdown: str) -> str:
+    """The longest run of a written solution without math or markup, as words."""
+    runs = re.split(r"\$[^$]*\$|`[^`]*`|[*_{}]|^:::.*$|\n\n", markdown, flags=re.M)
+    return _text(max(runs, key=lambda run: len(run.split())))
+
+
+def _page_titles() -> dict[str, str]:
+    titles = {}
+    for name in toc_docnames():
+        page = (SITE / f"{name}.html").read_text()
+        heading = re.search(r"<h1[^>]*>(.*?)</h1>", page, re.S)[1]
+        titles[name] = _text(html.unescape(re.sub(r"<[^>]+>", "", heading)).replace("#", ""))
+    return titles
+
+
+@pytest.fixture(scope="module")
+def book_pdf():
+    """The PDF, built by `make pdf`'s command in a process of its own."""
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "build_pdf.py")], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, f"build_pdf failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    reader = PdfReader(str(build_pdf.OUTPUT))
+    return reader, [page.extract_text() for page in reader.pages]
+
+
+def _parts(reader):
+    starts = [reader.get_destination_page_number(item) for item in reader.outline]
+    return list(zip(starts, starts[1:] + [len(reader.pages)]))
+
+
+@pytest.mark.slow
+def test_the_pdf_has_every_page_in_book_order(book_pdf):
+    reader, texts = book_pdf
+    titles = _page_titles()
+    assert [item.title for item in reader.outline] == list(titles.values())
+    for (start, end), (name, title) in zip(_parts(reader), titles.items()):
+        part = _text(" ".join(texts[start:end]))
+        assert title in part, f"{name}: its title {title!r} is not on its pages of the PDF"
+
+
+def _prose(page) -> str:
+    """A page's text outside code listings (set in a monospaced font)."""
+    runs = []
+
+    def visit(text, matrix, text_matrix, font, size):
+        if font is not None and "Mono" not in str(font.get("/BaseFont", "")):
+            runs.append(text)
+
+    page.extract_text(visitor_text=visit)
+    return " ".join(runs)
+
+
+def _mathjax_fonts(page) -> set[str]:
+    found = set()
+    for font in ((page.get("/Resources") or {}).get("/Font") or {}).values():
+        descriptor = font.get_object().get("/FontDescriptor")
+        family = str(descriptor.get_object().get("/FontFamily", "")) if descriptor else ""
+        if family.startswith("MathJax"):
+            found.add(family)
+    return found
+
+
+@pytest.mark.slow
+def test_the_pdf_shows_typeset_math_not_tex(book_pdf):
+    reader, texts = book_pdf
+    for (start, end), name in zip(_parts(reader), toc_docnames()):
+        has_math = 'class="math' in (SITE / f"{name}.html").read_text()
+        fonts = set().union(*(_mathjax_fonts(reader.pages[i]) for i in range(start, end)))
+        assert bool(fonts) == has_math, f"{name}: math on the page {has_math}, MathJax fonts in the PDF {fonts}"
+    prose_chars = 0
+    for number, page in enumerate(reader.pages, start=1):
+        prose = _text(_prose(page))
+        prose_chars += len(prose)
+        tex = re.search(r".{0,30}(\$|\\\(|\\\[|\\frac|\\mathcal|\\sim\b).{0,30}", prose)
+        assert not tex, f"page {number} of the PDF shows TeX outside code: {tex[0]!r}"
+    assert prose_chars > 50_000, "the PDF's text outside code could not be read"
+
+
+@pytest.mark.slow
+def test_the_pdf_has_the_figures_and_leaves_out_the_solutions(book_pdf):
+    reader, texts = book_pdf
+    images = sum(len([x for x in ((page.get("/Resources") or {}).get("/XObject") or {}).values()
+                      if x.get_object().get("/Subtype") == "/Image"]) for page in reader.pages)
+    figures = sum((SITE / f"{name}.html").read_text().count('<figure') for name in toc_docnames()
+                  if name.startswith("chapters/"))
+    assert images >= figures, f"{figures} figures on the chapter pages, {images} images in the PDF"
+    text = _text(" ".join(texts))
+    checked = 0
+    assert "This printed edition leaves the solutions out" in text
+    for exercise in sorted((ROOT / "solutions").glob("*.ipynb")):
+        for cell in nbformat.read(exercise, as_version=4).cells:
+            if cell.cell_type != "markdown" or "solution" not in cell.metadata.get("tags", []):
+                continue
+            for answer in re.findall(r"^:::\{dropdown\}.*?\n(.*?)^:::", cell.source, flags=re.M | re.S):
+                phrase = " ".join(_longest_plain_phrase(answer).split()[:8])
+                assert len(phrase.split()) >= 5 and phrase not in text, (
+                    f"{exercise.name}: a written solution is in the PDF: {phrase!r}")
+                checked += 1
+    assert checked >= 5, f"only {checked} written solutions to look for"
+
+
+@pytest.mark.slow
+def test_the_website_offers_the_pdf(book_pdf):
+    offered = SITE / "book.pdf"
+    assert offered.exists() and offered.read_bytes() == build_pdf.OUTPUT.read_bytes()
+    assert 'href="book.pdf"' in (SITE / "intro.html").read_text(), "the landing page does not link the PDF"
