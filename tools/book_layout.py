@@ -37,11 +37,6 @@ def toc_docnames(toc_path: Path = ROOT / "_toc.yml") -> list[str]:
     return names
 
 
-def reader_pages(toc_path: Path = ROOT / "_toc.yml") -> list[str]:
-    """The pages a reader can open: the table of contents plus Sphinx's search and index."""
-    return toc_docnames(toc_path) + ["search", "genindex"]
-
-
 def is_myst_notebook(path: Path) -> bool:
     """A MyST Markdown file is a notebook when its front matter names a kernel."""
     text = path.read_text()
