@@ -1,0 +1,130 @@
+"""Runs one submitted notebook inside the grader's sandbox and reports what happened.
+
+Usage (by tools/grade.py, inside the sandbox): python sandbox_runner.py job.json
+
+The job names the notebook, the variables to export, the time allowed and the random seed. The
+notebook runs top to bottom in a fresh kernel of this Python, whatever kernel it names, with
+errors allowed (a raising cell is recorded and the next one runs). When the time is up, the
+running cell is interrupted and no further cell runs. Then `answers.export` runs in the kernel
+and writes the variables as plain data. The report, one JSON document on the standard output the
+grader gave this process, says for each code cell which exception it raised (by class name
+only), where the run stopped, and holds the exported answers. Everything the kernel prints goes
+to the standard error instead, which the grader keeps only as a diagnostic log.
+
+Nothing here is trusted by the grader: the student's code runs as the same user and could
+replace this report. It only ever describes the student's own answers.
+"""
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+EXPORT_SECONDS = 30  # for the export after the last cell, on top of the notebook's time
+SEED_CODE = "__import__('random').seed({seed}); __import__('numpy').random.seed({seed})"
+EXPORT_CODE = '''
+def _grader_export():
+    import builtins
+    namespace = {{"__name__": "_grader_answers", "__builtins__": builtins}}
+    builtins.exec(builtins.compile({source!r}, "grader-answers", "exec"), namespace)
+    namespace["export"](builtins.globals(), {names!r}, {path!r})
+_grader_export()
+del _grader_export
+'''
+
+
+def main(job_path: str) -> int:
+    job = json.loads(Path(job_path).read_text())
+    # The report goes to the grader's pipe; the kernel's own output to the diagnostic log.
+    report_fd = os.dup(1)
+    os.dup2(2, 1)
+    report = {"cells": [], "stopped_at": None, "died_at": None, "export": None, "problem": None}
+    try:
+        run(job, report)
+    except Exception as error:  # noqa: BLE001 - reported, not raised: the grader decides
+        report["problem"] = type(error).__name__
+        print(f"runner: {error!r}", file=sys.stderr)
+    with os.fdopen(report_fd, "w") as out:
+        json.dump(report, out)
+    sys.stderr.flush()
+    os._exit(0)  # the kernel is not shut down politely: the sandbox ends with this process
+
+
+def run(job: dict, report: dict) -> None:
+    import nbformat
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import KernelManager
+    from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
+
+    import tempfile
+
+    started = time.monotonic()
+    deadline = started + job["timeout"]
+    home, scratch = Path.cwd(), Path(tempfile.gettempdir())  # the sandbox starts the runner in its home folder
+    # Whatever kernel the notebook names, it runs in this Python.
+    kernels = scratch / "grader-kernels"
+    (kernels / "python3").mkdir(parents=True, exist_ok=True)
+    (kernels / "python3" / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3", "language": "python"}))
+    nb = nbformat.read(home / job["notebook"], as_version=4)
+    cells = list(nb.cells)
+    # The grader's own two cells (seeds, export) run after the notebook's, at their own indices.
+    setup = nbformat.v4.new_code_cell(SEED_CODE.format(seed=int(job["seed"])))
+    export_path = scratch / "grader-answers.json"
+    answers_source = (Path(__file__).parent / "answers.py").read_text()
+    export = nbformat.v4.new_code_cell(EXPORT_CODE.format(
+        source=answers_source, names=list(job["names"]), path=str(export_path)))
+    nb.cells = cells + [setup, export]
+    manager = KernelManager(kernel_name="python3", transport="ipc", ip=str(scratch / "kernel"),
+                            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
+    client = NotebookClient(
+        nb, km=manager, allow_errors=True, interrupt_on_timeout=True, startup_timeout=120,
+        error_on_timeout={"ename": "GraderTimeout", "evalue": "", "traceback": []},
+        record_timing=False, resources={"metadata": {"path": str(home)}},
+    )
+    with client.setup_kernel(cwd=str(home)):
+        client.timeout = 60
+        client.execute_cell(setup, len(cells))
+        for index, cell in enumerate(cells):
+            if cell.cell_type != "code":
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining < 1:
+                report["stopped_at"] = index
+                break
+            client.timeout = int(remaining) + 1
+            try:
+                client.execute_cell(cell, index)
+            except DeadKernelError:
+                report["died_at"] = index
+                return
+            errors = [o.get("ename", "") for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            cell.outputs = []  # the grader needs none of it; megabytes of output are dropped at once
+            if time.monotonic() >= deadline:
+                report["stopped_at"] = index
+                break
+            report["cells"].append({"index": index, "error": _name(errors[0]) if errors else None})
+        client.timeout = EXPORT_SECONDS
+        try:
+            client.execute_cell(export, len(cells) + 1)
+        except DeadKernelError:
+            report["problem"] = "kernel died during the export"
+            return
+        errors = [o.get("ename", "") for o in export.get("outputs", []) if o.get("output_type") == "error"]
+        if errors:
+            report["problem"] = f"export raised {_name(errors[0])}"
+        if export_path.is_file():
+            report["export"] = export_path.read_text(encoding="utf-8", errors="replace")
+
+
+def _name(text: str) -> str:
+    """An exception's class name, as a plain identifier (the student's own code chose it)."""
+    match = re.match(r"[A-Za-z_][A-Za-z0-9_.]{0,79}", str(text))
+    return match.group(0) if match else "an error"
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
