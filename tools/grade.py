@@ -31,14 +31,15 @@ from __future__ import annotations
 
 import argparse
 import ast
+import concurrent.futures
 import csv
 import dataclasses
 import hashlib
 import io
 import json
 import os
+import queue
 import re
-import shutil
 import stat
 import sys
 import tempfile
@@ -92,6 +93,7 @@ MESSAGES = {
     "no answers": "the notebook's answers could not be read",
     "sandbox failed": "the grader could not start its sandbox (this is not the student's fault; it will be retried)",
     "checks failed": "the grader could not run the checks (this is not the student's fault; it will be retried)",
+    "grader failed": "the grader could not finish running this notebook (it will be retried)",
 }
 
 
@@ -222,6 +224,11 @@ def analyse(nb) -> list[Cell]:
             defines = _assigned_names(tree)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             syntax_error = True
+            # What the cell meant to define, from its plain assignments, for the messages.
+            for line in cell.source.splitlines():
+                target = re.match(r"\s*([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*=(?!=)", line)
+                if target:
+                    defines.update(name.strip() for name in target.group(1).split(","))
         cells.append(Cell(index, number, cell.source, question, defines, syntax_error,
                           is_check="grader.check(" in cell.source))
     return cells
@@ -277,7 +284,7 @@ class Grader:
     def _zero(self, status: str, notes: list[str]) -> Graded:
         return Graded({q: 0.0 for q in self.questions}, status, notes)
 
-    def grade(self, path: Path, *, writable_cache: bool = False) -> Graded:
+    def grade(self, path: Path, *, writable_cache: bool = False, slot: int = 0) -> Graded:
         nb = read_submission(path)
         if nb is None:
             return self._zero(NOT_GRADED, [message("not a notebook")])
@@ -301,7 +308,7 @@ class Grader:
                 home_files[f".cache/matplotlib/{font_list.name}"] = font_list.read_bytes()
         result = self.runner.run([sys.executable, "{grader}/sandbox_runner.py", "{grader}/job.json"],
                                  timeout=self.timeout + STARTUP_SECONDS, home_files=home_files,
-                                 grader_files=grader_files, binds=binds)
+                                 grader_files=grader_files, binds=binds, slot=slot)
         notes = []
         if self.check_cells and not set(self.check_cells) <= {c.source.strip() for c in cells}:
             notes.append(message("checks edited"))
@@ -313,15 +320,17 @@ class Grader:
             return self._zero(TIMED_OUT, [message("stopped hard", seconds=self.timeout)] + notes)
         try:
             report = json.loads(result.output)
-            assert isinstance(report, dict)
-        except (ValueError, AssertionError):
-            report = {}
-        return self._assess(cells, report, notes, result.log)
+        except ValueError:
+            report = None
+        if not isinstance(report, dict) or not isinstance(report.get("cells"), list) or report.get("runner_error"):
+            print(f"    no report from the sandbox; its log ends:\n{result.log[-1500:]}", file=sys.stderr)
+            return self._zero(GRADER_ERROR, notes + [message("grader failed")])
+        return self._assess(cells, report, notes)
 
-    def _assess(self, cells: list[Cell], report: dict, notes: list[str], log: str) -> Graded:
+    def _assess(self, cells: list[Cell], report: dict, notes: list[str]) -> Graded:
         by_index = {c.index: c for c in cells}
         errors = {}
-        for entry in report.get("cells", []) if isinstance(report.get("cells"), list) else []:
+        for entry in report["cells"]:
             if isinstance(entry, dict) and entry.get("index") in by_index and entry.get("error"):
                 errors[entry["index"]] = _identifier(entry["error"])
         stopped, died = report.get("stopped_at"), report.get("died_at")
@@ -562,6 +571,7 @@ def main(argv=None):
                         help="score table (default: SUBMISSIONS-EXERCISE-scores.csv beside the folder)")
     parser.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="seconds allowed per submission")
     parser.add_argument("--fresh", action="store_true", help="regrade every submission, even final rows")
+    parser.add_argument("--jobs", type=int, default=1, help="submissions graded at the same time (default 1)")
     parser.add_argument("--unisolated", action="store_true",
                         help="run submissions WITHOUT a sandbox, with your user's full access (trusted work only)")
     args = parser.parse_args(argv)
@@ -584,19 +594,37 @@ def main(argv=None):
 
     columns = ["submission", *grader.questions, "total", "status", "message"]
     rows = {} if args.fresh else read_table(out, columns)
+    todo = []
     for name, kind in entries(folder, out):
         previous = rows.get(name)
         if previous is not None and previous["status"] not in TRANSIENT:
             print(f"{display_name(name)}: already graded, skipped")
-            continue
-        if kind == "submission":
-            graded = grader.grade(folder / name)
         else:
-            graded = Graded({q: 0.0 for q in grader.questions}, NOT_GRADED, [message(kind)])
-        rows[name] = {"submission": name, **{q: f"{s:g}" for q, s in graded.scores.items()},
-                      "total": f"{graded.total:g}", "status": graded.status, "message": graded.message}
-        write_table(out, columns, grader.points, rows)
-        print(f"{display_name(name)}: {graded.total:g} points, {graded.status}: {graded.message}", flush=True)
+            todo.append((name, kind))
+    slots = queue.Queue()
+    for slot in range(max(1, args.jobs)):
+        slots.put(slot)
+
+    def grade_entry(name: str, kind: str) -> Graded:
+        if kind != "submission":
+            return Graded({q: 0.0 for q in grader.questions}, NOT_GRADED, [message(kind)])
+        slot = slots.get()
+        try:
+            return grader.grade(folder / name, slot=slot)
+        except Exception as error:  # noqa: BLE001 - a grader bug must not stop the batch
+            print(f"{display_name(name)}: grader error {error!r}", file=sys.stderr)
+            return Graded({q: 0.0 for q in grader.questions}, GRADER_ERROR, [message("grader failed")])
+        finally:
+            slots.put(slot)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = {pool.submit(grade_entry, name, kind): name for name, kind in todo}
+        for future in concurrent.futures.as_completed(futures):
+            name, graded = futures[future], future.result()
+            rows[name] = {"submission": name, **{q: f"{s:g}" for q, s in graded.scores.items()},
+                          "total": f"{graded.total:g}", "status": graded.status, "message": graded.message}
+            write_table(out, columns, grader.points, rows)  # only this thread writes the table
+            print(f"{display_name(name)}: {graded.total:g} points, {graded.status}: {graded.message}", flush=True)
     write_table(out, columns, grader.points, rows)
     print(f"Scores written to {out}")
     if args.unisolated:

@@ -74,6 +74,13 @@ def python_roots() -> list[Path]:
     return sorted(roots)
 
 
+def _place(text: str, **places: str) -> str:
+    """`{home}`, `{grader}` and `{tmp}` in a command or environment value, replaced (nothing else)."""
+    for name, path in places.items():
+        text = text.replace("{" + name + "}", path)
+    return text
+
+
 def _merged_usr() -> bool:
     return all(Path(p).is_symlink() for p in ("/bin", "/lib"))
 
@@ -110,7 +117,7 @@ class _Runner:
     def _environment(self, home: str, grader: str, tmp: str) -> dict[str, str]:
         env = {"PATH": f"{Path(sys.prefix)}/bin:/usr/bin:/bin", "HOME": home, "USER": "student",
                "LOGNAME": "student", "LANG": "C.UTF-8", "TMPDIR": tmp, **self.env}
-        return {key: value.format(home=home, grader=grader, tmp=tmp) for key, value in env.items()}
+        return {key: _place(value, home=home, grader=grader, tmp=tmp) for key, value in env.items()}
 
     def _preexec(self, extra_processes: int, cpu_seconds: int):
         limits = self.limits
@@ -162,16 +169,21 @@ class Sandbox(_Runner):
     """One configuration of the sandbox; `run` starts a fresh one for each command."""
 
     def run(self, command: list[str], *, timeout: float, home_files: dict[str, bytes] | None = None,
-            grader_files: dict[str, bytes] | None = None, binds: dict[str, tuple[Path, bool]] | None = None) -> Result:
+            grader_files: dict[str, bytes] | None = None, binds: dict[str, tuple[Path, bool]] | None = None,
+            slot: int = 0) -> Result:
         """Run `command` in a fresh sandbox, with `home_files` copied into its home folder.
 
         `grader_files` appear read-only in /grader; `binds` maps a path inside to an outside
         folder and whether it is writable (only ever for the grader's own trusted warm-up).
         `{home}`, `{grader}` and `{tmp}` in the command and the environment name those folders.
         Never raises for anything the command does; Result.start_failed says the sandbox itself
-        could not be made.
+        could not be made. Sandboxes running at the same time use different `slot`s: as root, each
+        slot has its own user (SANDBOX_UID + slot), so one sandbox's processes never count against
+        another's limit.
         """
-        uid, gid = (SANDBOX_UID, SANDBOX_UID) if self.as_root else (os.getuid(), os.getgid())
+        uid = gid = SANDBOX_UID + slot
+        if not self.as_root:
+            uid, gid = os.getuid(), os.getgid()
         extra = 0 if self.as_root else _process_count(os.getuid())
         fds: list[int] = []
         info_read, info_write = os.pipe()
@@ -184,7 +196,7 @@ class Sandbox(_Runner):
                 args[1:1] = ["--info-fd", str(info_write)]
                 writable = [inside for inside, (_, can_write) in binds.items() if can_write]
                 args += self._drop_privileges(uid, gid, [HOME, *writable]) or ["--"]
-                args += [part.format(**places) for part in command]
+                args += [_place(part, **places) for part in command]
             except OSError as error:
                 for fd in fds:
                     os.close(fd)
@@ -276,7 +288,8 @@ class Unisolated(_Runner):
     isolated = False
 
     def run(self, command: list[str], *, timeout: float, home_files: dict[str, bytes] | None = None,
-            grader_files: dict[str, bytes] | None = None, binds: dict[str, tuple[Path, bool]] | None = None) -> Result:
+            grader_files: dict[str, bytes] | None = None, binds: dict[str, tuple[Path, bool]] | None = None,
+            slot: int = 0) -> Result:
         with tempfile.TemporaryDirectory(prefix="unisolated-") as private:
             places = {name: str(Path(private) / name) for name in ("home", "grader", "tmp")}
             for folder in places.values():
@@ -294,7 +307,7 @@ class Unisolated(_Runner):
                         link.parent.mkdir(parents=True, exist_ok=True)
                         link.symlink_to(outside)
             env = self._environment(places["home"], places["grader"], places["tmp"])
-            args = [part.format(**places) for part in command]
+            args = [_place(part, **places) for part in command]
             return self._supervise(args, timeout=timeout, fds=[], cwd=places["home"], env=env,
                                    private=Path(private), extra_processes=_process_count(os.getuid()))
 
