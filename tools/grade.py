@@ -58,9 +58,9 @@ STARTUP_SECONDS = 90  # on top of the notebook's time: sandbox, runner and kerne
 GRADED, NOT_GRADED, TIMED_OUT, GRADER_ERROR = "graded", "not graded", "timed out", "grader error"
 TRANSIENT = {TIMED_OUT, GRADER_ERROR}  # retried when the command runs again
 
-# Every message a row can carry. The fields are filled only with: variable names and question
-# numbers from the exercise, cell numbers, exception class names, type names, the time limit,
-# and a public check's own assertion message.
+# Every message a row can carry (a row joins several with "; ", so none contains one). The fields
+# are filled only with: variable names and question numbers from the exercise, cell numbers,
+# exception class names, type names, the time limit, and a public check's own assertion message.
 MESSAGES = {
     "all passed": "all checks passed",
     "not a notebook": "not a valid notebook: download it again with File > Download (.ipynb) and resubmit it",
@@ -70,10 +70,10 @@ MESSAGES = {
     "not a file": "not a regular file: not graded",
     "syntax": "syntax error in {where}, so nothing in it ran",
     "raised": "{where} raised {error}",
-    "stopped": "stopped after {seconds} s in {where}: look for a loop that never ends or a computation that "
-               "takes far too long; the cells after it did not run",
+    "stopped": "stopped after {seconds} s in {where}, so the cells after it did not run: look for a loop that "
+               "never ends or a computation that takes far too long",
     "stopped hard": "stopped after {seconds} s: the notebook did not finish and its answers could not be read",
-    "died": "the kernel died in {where} (a crash, or more memory than allowed); the cells after it did not run",
+    "died": "the kernel died in {where} (a crash, or more memory than allowed), so the cells after it did not run",
     "memory": "stopped: the notebook used more than {gib} GiB of memory",
     "checks edited": "check cells were deleted or changed (the grader runs every check itself, so this changes nothing)",
     "not answered": "{question}: not answered yet",
@@ -81,8 +81,8 @@ MESSAGES = {
     "not reached": "{question}: {variable} was not defined before the notebook stopped",
     "defining cell raised": "{question}: {variable} is not defined because {where}, which defines it, raised {error}",
     "defining cell syntax": "{question}: {variable} is not defined because {where}, which defines it, has a syntax error",
-    "unsupported": "{question}: {variable} is a {type}, which the grader cannot read; store numbers, strings, "
-                   "lists, NumPy arrays, pandas or xarray objects",
+    "unsupported": "{question}: {variable} is a {type}, which the grader cannot read (store numbers, strings, "
+                   "lists, NumPy arrays, pandas or xarray objects)",
     "too large": "{question}: {variable} is too large for the grader to read",
     "unreadable": "{question}: the answers could not be read",
     "public failed": "{question}: a check failed: {message}",

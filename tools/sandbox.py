@@ -320,6 +320,7 @@ class _Watchdog:
         self.memory_limit = memory_limit
         self.seen: dict[int, str] = {}  # pid -> start time, so that a reused pid is never killed
         self.page = os.sysconf("SC_PAGE_SIZE")
+        self.proportional = (0.0, 0)  # (when, value) of the last PSS sum: reading it is slow
 
     def _tree(self) -> list[int]:
         children: dict[int, list[int]] = {}
@@ -351,6 +352,10 @@ class _Watchdog:
                 pass
         if resident <= self.memory_limit:
             return resident
+        # Forked processes share most pages, which resident sizes count in each; the proportional
+        # set size counts them once. It is slow to read for many processes: at most every 2 s.
+        if time.monotonic() - self.proportional[0] < 2:
+            return self.proportional[1]
         proportional = 0
         for pid in pids:
             try:
@@ -359,6 +364,7 @@ class _Watchdog:
                         proportional += int(line.split()[1]) * 1024
             except (OSError, ValueError):
                 pass
+        self.proportional = (time.monotonic(), proportional)
         return proportional
 
     def kill_all(self) -> None:
