@@ -6,6 +6,7 @@
 #   make notebooks     execute the MyST sources into the committed .ipynb files (PAGES=... for some)
 #   make figures       refresh the reference images in figures/ from those notebooks
 #   make exercises     regenerate student notebooks and checks from each exercise's single source
+#   make colab-cells   rewrite every source's Colab set-up cell from the lock and the release
 #   make html-student  build the website without any solution into _build/student-site/html
 #   make pdf           the whole book as one PDF, _build/pdf/book.pdf (printed by the system Chromium)
 #   make grade EXERCISE=name SUBMISSIONS=folder [FRESH=1] [TIMEOUT=300] [JOBS=2] [UNISOLATED=1]
@@ -25,7 +26,7 @@ export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
 export JUPYTER_PLATFORM_DIRS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: html html-student check test notebooks figures exercises grade gradescope public pdf benchmark lock env clean
+.PHONY: html html-student check test notebooks figures exercises colab-cells grade gradescope public pdf benchmark lock env clean
 
 html: $(READY)
 	$(BIN)/python tools/build_site.py main
@@ -61,6 +62,9 @@ public: $(READY)
 
 benchmark: $(READY)
 	$(BIN)/python tools/benchmark.py
+
+colab-cells: $(READY)
+	$(BIN)/python tools/colab_setup.py
 
 figures: $(READY)
 	$(BIN)/python tools/update_figures.py

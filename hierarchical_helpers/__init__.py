@@ -1,15 +1,27 @@
 """Helpers shared by several pages of "Hierarchical Models and Partial Pooling".
 
 Only code that more than one notebook needs lives here; a page's own helpers stay in the page.
+Names are imported on first use, so that `hierarchical_helpers.colab` (which must run before
+anything else is imported) does not load PyMC.
 """
-from hierarchical_helpers.diagnostics import Convergence, assert_converged
-from hierarchical_helpers.eight_schools import EightSchoolsExact, eight_schools_data, posterior_mean_on_grid
-from hierarchical_helpers.exam import exam_partial_pooling_model, simulate_exam
-from hierarchical_helpers.notebook import glue, glue_math, glue_values, setup_page, show_code, tidy_table, watermark
+from importlib import import_module
 
-__all__ = [
-    "Convergence", "assert_converged",
-    "EightSchoolsExact", "eight_schools_data", "posterior_mean_on_grid",
-    "exam_partial_pooling_model", "simulate_exam",
-    "glue", "glue_math", "glue_values", "setup_page", "show_code", "tidy_table", "watermark",
-]
+_HOMES = {
+    "Convergence": "diagnostics", "assert_converged": "diagnostics",
+    "EightSchoolsExact": "eight_schools", "eight_schools_data": "eight_schools",
+    "posterior_mean_on_grid": "eight_schools",
+    "exam_partial_pooling_model": "exam", "simulate_exam": "exam",
+    "glue": "notebook", "glue_math": "notebook", "glue_values": "notebook", "setup_page": "notebook",
+    "show_code": "notebook", "tidy_table": "notebook", "watermark": "notebook",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name):
+    if name in _HOMES:
+        return getattr(import_module(f"hierarchical_helpers.{_HOMES[name]}"), name)
+    raise AttributeError(f"module 'hierarchical_helpers' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

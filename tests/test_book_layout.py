@@ -3,7 +3,9 @@ import base64
 
 import nbformat
 
-from book_layout import cell_figures, environment_yml, notebook_figures, read_lock, toc_docnames
+from book_layout import (
+    ROOT, binder_environment_yml, cell_figures, executed_notebook, notebook_figures, read_lock, toc_docnames,
+)
 
 PNG = base64.b64encode(b"\x89PNG fake").decode()
 
@@ -32,9 +34,14 @@ def test_notebook_figures_counts_code_cells_only():
     assert list(notebook_figures(nb)) == ["cell-0.png"]
 
 
-def test_read_lock_and_environment_yml(tmp_path):
+def test_read_lock_and_binder_environment(tmp_path):
     lock = tmp_path / "requirements.lock"
     lock.write_text("# header\nJupyter_Book==1.0.4.post1\nnumpy==2.4.6\n")
     assert read_lock(lock) == {"jupyter-book": "1.0.4.post1", "numpy": "2.4.6"}
-    text = environment_yml(lock.read_text())
-    assert "      - Jupyter_Book==1.0.4.post1\n" in text and "python=3.11" in text
+    text = binder_environment_yml("numpy==2.4.6\n")
+    assert "      - numpy==2.4.6\n" in text and "python=3.13" in text
+
+
+def test_executed_twins_come_from_jupytext_pairing():
+    assert executed_notebook(ROOT / "chapters" / "pooling-problem.md") == ROOT / "chapters" / "pooling-problem.ipynb"
+    assert executed_notebook(ROOT / "exercises" / "non-centred.md") == ROOT / "solutions" / "non-centred.ipynb"

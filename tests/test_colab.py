@@ -1,136 +1,159 @@
-"""The Colab set-up cells, run as a student meets them.
+"""Every chapter and student notebook, run as a student meets it on Google Colab.
 
-Colab cannot be reached from here, so this builds what matters about it: a bare virtual
-environment holding nothing but a Jupyter kernel, a `google.colab` module in the kernel (Colab
-imports it at start-up, and that is what the set-up cells look for), and the notebook run top to
-bottom with no edits. The set-up cell then has to install every package the page needs.
+The simulated runtime (tests/reader_environments.py) has Colab's published package versions, imports
+google.colab (and with it numpy and PIL) when the kernel starts, and installs from PyPI and from a
+local copy of the book's public repository tagged with the release the set-up cells name (GitHub
+itself is unreachable here). Each notebook runs top to bottom with no edits, in an empty folder as
+in Colab's /content, and nbval compares every output with the committed notebook (text only:
+Colab's matplotlib is not the book's, so figures are compared in the Binder-faithful run instead),
+on OpenBLAS's own CPU kernel with two threads (the Binder-faithful run uses another kernel and one).
 
-Two stand-ins for GitHub, which is unreachable here: git is told to fetch the book's repository
-URL from this working copy (`url.<here>.insteadOf`), and downloads from raw.githubusercontent.com
-are answered from the committed files of this repository. PyPI is real.
+Notebooks whose set-up cells install the same packages share one fresh runtime: the first of them
+installs into it, which times the install a student waits for; the others find the packages
+installed, as in a second notebook of the same Colab session. _build/colab-report.md records each
+group's download size and install time.
 """
+from __future__ import annotations
+
 import json
 import os
 import re
+import shutil
 import subprocess
-import textwrap
-import venv
+import sys
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
 
 import nbformat
 import pytest
-from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import KernelManager
-from nbclient import NotebookClient
 
-from book_layout import ROOT, read_lock, repository
+from book_layout import ROOT, exercise_sources, repository
+from colab_setup import IMPORTED_AT_START, release
+from reader_environments import colab_environment, colab_kernel, setup_download_bytes
 
-# One chapter page (PyMC, ArviZ, glue, the shared helpers from git) and one student exercise
-# (otter-grader, public checks downloaded from GitHub).
-NOTEBOOKS = ["chapters/pooling-problem.ipynb", "exercises/shrinkage-arithmetic.ipynb"]
-CELL_TIMEOUT = 900
+pytestmark = pytest.mark.slow
 
-COLAB_STARTUP = '''
-    """Simulated Colab kernel start-up (see tests/test_colab.py)."""
-    import email.message
-    import io
-    import subprocess
-    import sys
-    import urllib.request
-
-    sys.path.insert(0, {fake_modules!r})
-    import google.colab  # noqa: F401  (Colab imports it before any cell runs)
-
-    RAW = {raw!r}
+DOWNLOAD_LIMIT = 60 * 10**6  # bytes a set-up cell may download
+NOTEBOOKS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "chapters").glob("*.ipynb")) + [
+    s.with_suffix(".ipynb").relative_to(ROOT).as_posix() for s in exercise_sources()]
+REPORT = ROOT / "_build" / "colab-report.md"
 
 
-    class _RawGitHubFromThisRepository(urllib.request.BaseHandler):
-        """Answers raw.githubusercontent.com for this book's repository from its git HEAD."""
-
-        handler_order = 100  # before urllib's own HTTPS handler
-
-        def https_open(self, request):
-            url = request.full_url
-            if not url.startswith(RAW):
-                return None
-            path = url[len(RAW):]
-            show = subprocess.run(["git", "show", f"HEAD:{{path}}"], cwd={root!r}, capture_output=True)
-            if show.returncode != 0:
-                raise urllib.error.HTTPError(url, 404, "Not Found", {{}}, io.BytesIO())
-            response = urllib.response.addinfourl(io.BytesIO(show.stdout), email.message.Message(), url, 200)
-            response.msg = "OK"
-            return response
+def setup_commands(notebook: str) -> list[str]:
+    nb = nbformat.read(ROOT / notebook, as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "google.colab" in c.source)
+    return re.findall(r"^\s*%pip install (.*)$", cell.source, re.MULTILINE)
 
 
-    urllib.request.install_opener(urllib.request.build_opener(_RawGitHubFromThisRepository()))
-'''
+def public_repository(target: Path) -> Path:
+    """A local stand-in for the book's public GitHub repository, tagged with the release."""
+    shutil.rmtree(target, ignore_errors=True)
+    subprocess.run(["git", "clone", "--quiet", "--bare", str(ROOT), str(target)], check=True)
+    _, tag = release()
+    subprocess.run(["git", "tag", "--force", tag, "HEAD"], cwd=target, check=True, capture_output=True)
+    return target
+
+
+def student_environment(extra=None) -> dict:
+    """The test process's environment without this machine's pip configuration (Colab has none)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "JUPYTER_PATH", "OPENBLAS"))}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    if "PIP_CERT" in os.environ:  # this machine's proxy certificate, without which PyPI does not answer
+        env["PIP_CERT"] = os.environ["PIP_CERT"]
+    return {**env, **(extra or {})}
+
+
+def run_nbval(notebooks: list[Path], kernels: Path, junit: Path) -> str:
+    """nbval over `notebooks` with the simulated Colab kernel; returns its output."""
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-c", os.devnull, "--rootdir", str(junit.parent), "-p", "no:cacheprovider",
+         "--nbval", "--nbval-kernel-name", "colab-sim", "--nbval-cell-timeout", "900",
+         f"--nbval-sanitize-with={ROOT / 'tests' / 'sanitize.cfg'}", f"--junitxml={junit}", "-q",
+         *map(str, notebooks)],
+        capture_output=True, text=True, cwd=junit.parent,
+        env=student_environment({"JUPYTER_PATH": str(kernels.parent)}))
+    return run.stdout[-4000:] + run.stderr[-2000:]
+
+
+def cell_results(junit: Path) -> dict[str, list[tuple[str, float, str | None]]]:
+    """Per notebook (file stem): (cell, seconds, failure or None) from nbval's JUnit report."""
+    results: dict[str, list] = {}
+    if not junit.exists():
+        return results
+    for case in ElementTree.parse(junit).iter("testcase"):
+        problem = case.find("failure") if case.find("failure") is not None else case.find("error")
+        stem = case.get("classname", "").removesuffix(".ipynb").rsplit(".", 1)[-1]
+        results.setdefault(stem, []).append(
+            (case.get("name", ""), float(case.get("time", 0)),
+             None if problem is None else f"{problem.get('message', '')}\n{problem.text or ''}"[-3000:]))
+    return results
+
+
+def installed(python: Path) -> dict[str, str]:
+    frozen = subprocess.run([str(python), "-m", "pip", "list", "--format=freeze"], capture_output=True,
+                            text=True, check=True, env=student_environment()).stdout
+    return {re.sub(r"[-_.]+", "-", line.split("==")[0]).lower(): line.split("==")[1]
+            for line in frozen.splitlines() if "==" in line}
 
 
 @pytest.fixture(scope="module")
-def colab_kernel(tmp_path_factory):
-    """A kernel in a bare venv (only ipykernel), with google.colab importable and imported."""
+def colab_runs(tmp_path_factory):
     home = tmp_path_factory.mktemp("colab")
-    bare = home / "venv"
-    venv.EnvBuilder(with_pip=True).create(bare)
-    python = bare / "bin" / "python"
-    ipykernel = f"ipykernel=={read_lock()['ipykernel']}"
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", ipykernel], check=True)
-
-    fake_modules = home / "colab-modules"
-    (fake_modules / "google" / "colab").mkdir(parents=True)  # `google` stays a namespace package
-    (fake_modules / "google" / "colab" / "__init__.py").write_text('"""Stand-in for Colab\'s module."""\n')
-
-    url, branch = repository()
-    raw = url.replace("https://github.com/", "https://raw.githubusercontent.com/") + f"/{branch}/"
-    ipython_dir = home / "ipython"
-    startup = ipython_dir / "profile_default" / "startup"
-    startup.mkdir(parents=True)
-    (startup / "00-colab.py").write_text(textwrap.dedent(COLAB_STARTUP).format(
-        fake_modules=str(fake_modules), raw=raw, root=str(ROOT)))
-
-    kernels = home / "kernels"
-    (kernels / "colab-sim").mkdir(parents=True)
-    (kernels / "colab-sim" / "kernel.json").write_text(json.dumps({
-        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Simulated Colab", "language": "python",
-        "env": {
-            "IPYTHONDIR": str(ipython_dir),
-            "PYTHONNOUSERSITE": "1",
-            # git fetches the book's GitHub URL from this working copy.
-            "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": f"url.{ROOT.as_uri()}.insteadOf",
-            "GIT_CONFIG_VALUE_0": url,
-            "PATH": os.environ["PATH"],
-        },
-    }))
-    return python, KernelSpecManager(kernel_dirs=[str(kernels)])
-
-
-def _pins_of(python):
-    listed = subprocess.run([str(python), "-m", "pip", "list", "--format=json"], check=True,
-                            capture_output=True, text=True).stdout
-    return {p["name"].lower().replace("_", "-"): p["version"] for p in json.loads(listed)}
+    url, _ = repository()
+    public = public_repository(home / "public.git")
+    groups: dict[tuple, list[str]] = {}
+    for notebook in NOTEBOOKS:
+        groups.setdefault(tuple(setup_commands(notebook)), []).append(notebook)
+    runs = {}
+    report = ["# Simulated Colab: what each notebook's set-up cell costs", "",
+              "| notebooks | download | install |", "|---|---:|---:|"]
+    for number, (commands, members) in enumerate(groups.items()):
+        python = colab_environment(f"group{number}", list(commands))
+        runtime = home / f"runtime{number}"
+        kernels = colab_kernel(python, runtime, public, url)
+        git = {k: v for k, v in (json.loads((kernels / "colab-sim" / "kernel.json").read_text())["env"]).items()
+               if k.startswith("GIT_")}
+        download = setup_download_bytes(python, list(commands), student_environment(git))
+        before = installed(python)
+        copies = []
+        for notebook in members:  # each alone in an empty folder, like Colab's /content
+            folder = runtime / "content" / Path(notebook).stem
+            folder.mkdir(parents=True)
+            copies.append(Path(shutil.copy(ROOT / notebook, folder / Path(notebook).name)))
+        output = run_nbval(copies[:1], kernels, runtime / "first.xml")
+        after = installed(python)
+        if copies[1:]:
+            output += run_nbval(copies[1:], kernels, runtime / "rest.xml")
+        cells = {**cell_results(runtime / "first.xml"), **cell_results(runtime / "rest.xml")}
+        first_cells = cells.get(Path(members[0]).stem, [])
+        install_seconds = first_cells[0][1] if first_cells else float("nan")
+        for notebook in members:
+            runs[notebook] = {"cells": cells.get(Path(notebook).stem, []), "output": output}
+        runs[members[0]].update(download=download, replaced={
+            name: (before[name], after.get(name)) for name in IMPORTED_AT_START
+            if name in before and after.get(name) != before[name]})
+        report.append(f"| {', '.join(members)} | {sum(download.values()) / 1e6:.1f} MB "
+                      f"({len(download)} files) | {install_seconds:.0f} s |")
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text("\n".join(report) + "\n")
+    return runs
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
-def test_notebook_runs_top_to_bottom_on_simulated_colab(colab_kernel, notebook, tmp_path):
-    python, kernel_specs = colab_kernel
-    nb = nbformat.read(ROOT / notebook, as_version=4)
-    kernel = KernelManager(kernel_name="colab-sim", kernel_spec_manager=kernel_specs)
-    # Like Colab's /content: the notebook alone in an empty folder.
-    client = NotebookClient(nb, km=kernel, timeout=CELL_TIMEOUT, allow_errors=False,
-                            resources={"metadata": {"path": str(tmp_path)}})
-    try:
-        client.execute()
-    except Exception as error:  # nbclient's CellExecutionError carries the cell and traceback
-        pytest.fail(f"{notebook} failed on simulated Colab:\n{str(error)[-4000:]}")
+def test_notebook_runs_on_simulated_colab(colab_runs, notebook):
+    run = colab_runs[notebook]
+    assert run["cells"], f"{notebook} did not run on simulated Colab:\n{run['output']}"
+    failures = [f"{name}: {failure}" for name, _, failure in run["cells"] if failure]
+    assert not failures, f"{notebook} on simulated Colab:\n" + "\n\n".join(failures)[-6000:]
 
-    setup = next(cell.source for cell in nb.cells if "google.colab" in cell.source)
-    installed = _pins_of(python)
-    for package, version in re.findall(r"([A-Za-z0-9_.-]+)==([^\s\"']+)", setup):
-        assert installed.get(package.lower()) == version, (
-            f"{notebook}: the set-up cell asks for {package}=={version}, the kernel has {installed.get(package.lower())}")
-    if "hierarchical-helpers @ git+" in setup:
-        assert "hierarchical-helpers" in installed, f"{notebook}: the shared helpers were not installed from git"
-    if notebook.startswith("exercises/"):
-        name = os.path.basename(notebook).removesuffix(".ipynb")
-        assert any((tmp_path / "tests" / name).glob("q*.py")), "the public checks were not downloaded"
+
+def test_setup_cells_download_little_and_need_no_restart(colab_runs):
+    first_runs = {nb: run for nb, run in colab_runs.items() if "download" in run}
+    for notebook, run in first_runs.items():
+        total = sum(run["download"].values())
+        assert total <= DOWNLOAD_LIMIT, (
+            f"{notebook}'s set-up cell downloads {total / 1e6:.1f} MB: {run['download']}")
+        assert not run["replaced"], (
+            f"{notebook}'s set-up cell replaced packages Colab imported at start-up: {run['replaced']}")
+    assert any(sum(run["download"].values()) > 1e6 for run in first_runs.values()), (
+        "no set-up cell downloads anything: the simulated runtime already had the book's packages")

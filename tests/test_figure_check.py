@@ -14,6 +14,8 @@ from nbclient import NotebookClient
 
 from book_layout import ROOT
 
+pytestmark = pytest.mark.slow  # executes notebooks
+
 PLOT = """\
 import matplotlib.pyplot as plt
 %config InlineBackend.print_figure_kwargs = {"bbox_inches": None}
@@ -43,7 +45,8 @@ def run_check(tmp_path, nb, references):
     shutil.copy(ROOT / "tests" / "sanitize.cfg", tmp_path / "tests" / "sanitize.cfg")
     env = dict(os.environ, BOOK_ROOT=str(tmp_path),
                PYTHONPATH=os.pathsep.join([str(ROOT / "tools"), str(ROOT / "tests")]))
-    result = subprocess.run([sys.executable, "-m", "pytest", "chapters"], cwd=tmp_path, env=env,
+    result = subprocess.run([sys.executable, "-m", "pytest", "--notebook-kernel=current", "chapters"],
+                            cwd=tmp_path, env=env,
                             capture_output=True, text=True)
     return result.returncode, result.stdout
 

@@ -1,14 +1,13 @@
 """Unit tests of the helpers the pages share (hierarchical_helpers)."""
-import warnings
-
+import arviz as az
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import integrate, stats
 
-warnings.filterwarnings("ignore", message="\nArviZ is undergoing", category=FutureWarning)
-import arviz as az  # noqa: E402
-
-from hierarchical_helpers import EightSchoolsExact, assert_converged, eight_schools_data  # noqa: E402
+from hierarchical_helpers import EightSchoolsExact, assert_converged, eight_schools_data
+from hierarchical_helpers.colab import check_restart, replaced_modules
+from hierarchical_helpers.notebook import _display_value, glue, show_code, tidy_table
 
 
 @pytest.fixture(scope="module")
@@ -59,12 +58,28 @@ def _fake_fit(rng, shift=0.0, divergent=0):
     draws[1] += shift
     diverging = np.zeros((2, 1000), dtype=bool)
     diverging[0, :divergent] = True
-    return az.from_dict(posterior={"mu": draws}, sample_stats={"diverging": diverging})
+    return az.from_dict({"posterior": {"mu": draws}, "sample_stats": {"diverging": diverging}})
 
 
-def test_assert_converged_accepts_a_good_fit():
-    table = assert_converged(_fake_fit(np.random.default_rng(1)), ["mu"])
-    assert int(table["divergences"].iloc[0]) == 0
+def test_assert_converged_accepts_a_good_fit_and_says_so_in_one_line():
+    result = assert_converged(_fake_fit(np.random.default_rng(1)), ["mu"])
+    assert result.divergences == 0 and result.min_ess > 400
+    assert repr(result).startswith("converged: 0 divergences, R-hat at most 1.00") and "\n" not in repr(result)
+
+
+def test_assert_converged_reads_r_hat_unrounded(monkeypatch):
+    """ArviZ's summary rounds unless asked not to: an R-hat of 1.0149 must fail a 1.01 limit."""
+    fit = _fake_fit(np.random.default_rng(1))
+    real_summary = az.summary
+
+    def summary_with_rhat(*args, **kwargs):
+        table = real_summary(*args, **kwargs)
+        table["r_hat"] = 1.0149
+        return table
+
+    monkeypatch.setattr(az, "summary", summary_with_rhat)
+    with pytest.raises(AssertionError, match="R-hat 1.0149"):
+        assert_converged(fit, ["mu"])
 
 
 @pytest.mark.parametrize("kwargs, message", [({"divergent": 3}, "3 divergent"), ({"shift": 3.0}, "R-hat")])
@@ -83,3 +98,51 @@ def test_grid_posterior_means_match_quadrature(schools):
     assert on_grid.shape == (2, 8)
     for i in range(8):
         assert on_grid[1, i] == pytest.approx(exact[f"theta[{i}]"], abs=1e-3)
+
+
+@pytest.mark.parametrize("value, shown", [
+    (7.707489245005025, 7.70749), (7.7074892450050285, 7.70749), (-0.003232097386265716, -0.00323210),
+    (-1e-17, -1e-17), (-0.0, 0.0), (29136.0, 29136.0), (3, 3), (np.int64(3), 3), ("Choate", "Choate"),
+])
+def test_glued_numbers_are_rounded_beyond_floating_point_noise(value, shown):
+    glued = _display_value(value)
+    assert glued == shown and type(glued) is type(shown) and str(glued) != "-0.0"
+
+
+def test_glue_writes_what_myst_nb_reads(monkeypatch):
+    """The helper's glue produces the same display message as myst_nb.glue, which the site reads."""
+    from myst_nb import glue as myst_glue
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda data, **kwargs: shown.append((data, kwargs)))
+    monkeypatch.setattr("myst_nb.ext.glue.ipy_display", lambda data, **kwargs: shown.append((data, kwargs)))
+    glue("answer", 41.5)
+    myst_glue("answer", 41.5, display=False)
+    assert shown[0] == shown[1]
+
+
+def test_tidy_table_rounds_counts_to_integers_and_removes_negative_zero():
+    table = pd.DataFrame({"count": [29136.0, 12.0], "ess": [2718.161, 812.9], "diff": [-1e-16, 1.234567], "name": ["a", "b"]})
+    tidy = tidy_table(table, decimals={"count": 0, "ess": 0})
+    assert tidy["count"].tolist() == [29136, 12] and tidy["count"].dtype.kind == "i"
+    assert tidy["ess"].tolist() == [2718, 813]
+    assert tidy["diff"].tolist() == [0.0, 1.23] and "-0.00" not in tidy.to_string()
+
+
+def test_show_code_shows_a_function_s_source():
+    assert "def tidy_table(table" in show_code(tidy_table).data
+
+
+class _Module:
+    def __init__(self, version):
+        self.__version__ = version
+
+
+def test_restart_check_names_a_replaced_package(capsys):
+    import numpy
+
+    assert replaced_modules({"numpy": numpy}) == []
+    assert not check_restart({"numpy": numpy}) and capsys.readouterr().out == ""
+    assert check_restart({"numpy": _Module("1.0.0")})
+    message = capsys.readouterr().out
+    assert message.startswith("Restart the runtime") and "numpy 1.0.0 ->" in message and message.count(". ") == 0

@@ -1,15 +1,13 @@
-"""The book's structure: table of contents, notebooks, figures, conventions, own prose."""
+"""The book's structure: table of contents, notebooks current and run, figures named, conventions."""
 import re
-import subprocess
-import sys
 
 import jupytext
 import nbformat
 import pytest
+from jupytext.compare import NotebookDifference, compare_notebooks
 
 from book_layout import (
-    ROOT, executed_notebook, figure_name, notebook_figures, notebook_sources, reference_dir,
-    toc_docnames,
+    ROOT, executed_notebook, figure_name, notebook_figures, notebook_sources, reference_dir, toc_docnames,
 )
 
 SOURCES = notebook_sources()
@@ -24,42 +22,35 @@ def test_every_toc_entry_exists():
 def test_every_page_and_exercise_is_in_the_toc():
     listed = set(toc_docnames())
     for source in SOURCES:
-        if source.parent.name in ("chapters", "exercises"):
-            docname = source.relative_to(ROOT).with_suffix("").as_posix()
-            assert docname in listed, f"{docname} is not in _toc.yml"
-
-
-def _comparable_cells(nb):
-    """Cell type, source and the metadata the build uses, for a staleness comparison."""
-    cells = []
-    for cell in nb.cells:
-        meta = {k: v for k, v in cell.metadata.items() if k in ("tags", "mystnb")}
-        cells.append((cell.cell_type, cell.source.strip(), meta))
-    return cells
+        docname = source.relative_to(ROOT).with_suffix("").as_posix()
+        assert docname in listed, f"{docname} is not in _toc.yml"
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=IDS)
 def test_executed_notebook_is_current(source):
+    """The committed notebook holds exactly the cells of its MyST twin (jupytext's comparison)."""
     notebook = executed_notebook(source)
-    assert notebook.exists(), f"{notebook.relative_to(ROOT)} is missing: run `make notebooks`"
-    expected = _comparable_cells(jupytext.read(source))
-    actual = _comparable_cells(nbformat.read(notebook, as_version=4))
-    for number, (want, have) in enumerate(zip(expected, actual)):
-        assert want == have, (
-            f"{notebook.relative_to(ROOT)} is stale against {source.name} at cell {number}: "
-            "run `make notebooks PAGES=...` and `make figures`"
-        )
-    assert len(expected) == len(actual), f"{notebook.relative_to(ROOT)} has a different number of cells"
+    command = f"make notebooks PAGES={source.relative_to(ROOT)}"
+    assert notebook.exists(), f"{notebook.relative_to(ROOT)} is missing: run `{command}`"
+    try:
+        compare_notebooks(nbformat.read(notebook, as_version=4), jupytext.read(source), fmt="md:myst")
+    except NotebookDifference as difference:
+        pytest.fail(f"{notebook.relative_to(ROOT)} is stale against {source.relative_to(ROOT)}: run `{command}` "
+                    f"(then `make figures` if a figure changed).\n{str(difference)[:1500]}", pytrace=False)
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=IDS)
-def test_executed_notebook_ran_top_to_bottom(source):
+def test_executed_notebook_ran_top_to_bottom_without_errors_or_warnings(source):
     nb = nbformat.read(executed_notebook(source), as_version=4)
     counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
-    assert counts == list(range(1, len(counts) + 1)), "cells were not executed once each, in order"
-    for cell in nb.cells:
+    assert counts == list(range(1, len(counts) + 1)), f"{source.name}: cells were not executed once each, in order"
+    for number, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
         for output in cell.get("outputs", []):
-            assert output.output_type != "error", f"a cell of {source.name} raised an error"
+            assert output.output_type != "error", f"{source.name}, code cell {number} raised an error"
+            text = output.get("text", "") if output.output_type == "stream" else ""
+            assert output.get("name") != "stderr", f"{source.name}, code cell {number} wrote to stderr:\n{text[:500]}"
+            assert not re.search(r"(Deprecation|Future|Migration)Warning", text), (
+                f"{source.name}, code cell {number} shows a warning:\n{text[:500]}")
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=IDS)
@@ -104,17 +95,17 @@ def test_every_glued_name_is_computed(source):
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=IDS)
-def test_sampling_and_random_numbers_are_seeded(source):
-    code = "\n".join(c.source for c in jupytext.read(source).cells if c.cell_type == "code")
-    for call in re.findall(r"pm\.sample\([^)]*\)", code):
+def test_pages_follow_the_conventions(source):
+    """A visible seed for every sampler call and random generator, the one-call set-up, and a
+    version watermark at the end."""
+    code = [c.source for c in jupytext.read(source).cells if c.cell_type == "code"]
+    text = "\n".join(code)
+    for call in re.findall(r"pm\.sample\([^)]*\)", text):
         assert "random_seed" in call, f"{source.name}: {call} has no visible random_seed"
-    for call in re.findall(r"default_rng\([^)]*\)", code):
+    for call in re.findall(r"default_rng\([^)]*\)", text):
         assert call != "default_rng()", f"{source.name}: a random generator without a seed"
-
-
-def test_prose_does_not_repeat_the_seeds():
-    tool = ROOT.parent / "shared" / "tools" / "seed_overlap.py"
-    if not tool.exists():
-        pytest.skip("../shared is not beside the repository")
-    result = subprocess.run([sys.executable, str(tool), str(ROOT)], capture_output=True, text=True)
-    assert "seed overlap: 0 passage" in result.stdout, result.stdout[-3000:]
+    assert re.search(r"^SEED = setup_page\(seed=\d+\)$", text, re.MULTILINE), (
+        f"{source.name}: the set-up should be one line, `SEED = setup_page(seed=...)`")
+    for forbidden in ("warnings.filterwarnings", "logging.getLogger", "rcParams", "from myst_nb import"):
+        assert forbidden not in text, f"{source.name}: `{forbidden}` belongs in hierarchical_helpers.setup_page"
+    assert code[-1].strip() == "watermark()", f"{source.name}: the last cell should be `watermark()`"

@@ -60,15 +60,25 @@ def notebook_sources(root: Path = ROOT) -> list[Path]:
 
 
 def executed_notebook(source: Path) -> Path:
-    """The committed executed notebook of a MyST source.
+    """The executed twin of a MyST source, as jupytext.toml pairs them.
 
     For a chapter page it sits beside the source (and is what Colab opens). For an exercise it
     is the answer key in solutions/: the notebook beside an exercise's source is the student
     notebook, which has no solutions and is not executed.
     """
-    if source.parent.name == "exercises":
-        return source.parent.parent / "solutions" / source.with_suffix(".ipynb").name
-    return source.with_suffix(".ipynb")
+    from jupytext.config import find_jupytext_configuration_file, load_jupytext_configuration_file
+    from jupytext.formats import long_form_one_format
+    from jupytext.paired_paths import paired_paths
+
+    root = source.resolve().parent.parent
+    config = load_jupytext_configuration_file(find_jupytext_configuration_file(str(root)))
+    relative = source.resolve().relative_to(root).as_posix()
+    formats = config.default_formats(relative)
+    twins = paired_paths(relative, long_form_one_format("md:myst"), formats) if formats else []
+    executed = [path for path, fmt in twins if fmt["extension"] == ".ipynb"]
+    if not executed:
+        raise ValueError(f"{relative} has no executed twin in jupytext.toml")
+    return root / executed[0]
 
 
 def exercise_sources(root: Path = ROOT) -> list[Path]:

@@ -1,0 +1,66 @@
+"""The website build (tools/build_site.py): built from the committed notebooks, never executing them."""
+import json
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import nbformat
+import pytest
+
+from book_layout import ROOT, exercise_sources, toc_docnames
+
+pytestmark = pytest.mark.slow
+
+
+def test_every_toc_page_is_built(built_site):
+    for name in toc_docnames():
+        assert (built_site / f"{name}.html").exists(), f"{name}.html was not built"
+
+
+def _glued(notebook, name):
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        for output in cell.get("outputs", []):
+            if output.get("metadata", {}).get("scrapbook", {}).get("name") == name:
+                return output["data"]["application/papermill.record/text/plain"]
+    raise KeyError(name)
+
+
+def test_the_site_shows_the_committed_execution(built_site):
+    """One execution feeds the site and the notebook Colab opens: a glued number on the page is
+    the number stored in the committed notebook."""
+    notebook = ROOT / "chapters" / "pooling-problem.ipynb"
+    stored = float(_glued(notebook, "population_mean"))
+    source = (ROOT / "chapters" / "pooling-problem.md").read_text()
+    fmt = re.search(r"\{glue:text\}`population_mean:(\.\d+f)`", source).group(1)
+    page = (built_site / "chapters" / "pooling-problem.html").read_text()
+    assert f"{stored:{fmt}}" in page, f"the page does not show the notebook's population_mean {stored:{fmt}}"
+
+
+@pytest.mark.parametrize("source", exercise_sources(), ids=lambda s: s.stem)
+def test_exercise_page_downloads_the_student_notebook(built_site, source):
+    download = built_site / "_sources" / "exercises" / f"{source.stem}.ipynb"
+    assert download.read_bytes() == source.with_suffix(".ipynb").read_bytes()
+    assert not list((built_site / "_sources" / "exercises").glob(f"{source.stem}.md*"))
+
+
+def test_the_build_never_executes(tmp_path):
+    """A notebook whose code would fail if run is rendered as it was committed: nothing executes."""
+    book = tmp_path / "book"
+    (book / "chapters").mkdir(parents=True)
+    (book / "_config.yml").write_text("title: t\nexecute:\n  execute_notebooks: 'off'\n"
+                                      "sphinx:\n  local_extensions:\n    book_pages: _ext\n")
+    shutil.copytree(ROOT / "_ext", book / "_ext")
+    (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: chapters/page\n")
+    (book / "intro.md").write_text("# Intro\n")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Page"),
+                                          nbformat.v4.new_code_cell("raise SystemExit('executed!')")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="stored output\n")]
+    nbformat.write(nb, book / "chapters" / "page.ipynb")
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "build_site.py"), "main", "--book", str(book)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    page = (book / "_build" / "main" / "html" / "chapters" / "page.html").read_text()
+    assert "stored output" in page

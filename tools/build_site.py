@@ -1,0 +1,130 @@
+"""Build the website from the committed executed notebooks, without executing anything.
+
+Usage: python tools/build_site.py [main|student] [--book DIR]   (run by `make html`, `make html-student`)
+
+The site shows exactly the notebooks `make notebooks` executed and committed, the ones Colab and
+Binder open: one execution feeds both. The build assembles its sources in _build/site-src/<edition>/
+and runs Jupyter Book there with execution switched off, failing on any warning:
+
+* chapters: the executed notebooks chapters/*.ipynb;
+* exercises, main edition: the executed answer key without its checks (solutions collapsed on
+  the page); its download button offers the student notebook instead, so no published file
+  carries a solution or a hidden check;
+* exercises, student edition (for graded courses): the student notebook, with no solution at all.
+
+Files are copied only when their content changed, so an unchanged rebuild is quick.
+Output: _build/html (main) or _build/student-site/html (student).
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from book_layout import ROOT, exercise_sources  # noqa: E402
+from vendor_assets import install_mathjax  # noqa: E402
+
+# Copied as they are into the assembled sources.
+BOOK_FILES = ["_toc.yml", "intro.md", "status.md", "glossary.md", "bibliography.md", "references.bib"]
+BOOK_FOLDERS = ["_ext", "_templates", "assets", "benchmarks", "_vendor", "hierarchical_helpers"]
+OUTPUT = {"main": ROOT / "_build" / "html", "student": ROOT / "_build" / "student-site" / "html"}
+
+
+def _write_if_changed(path: Path, data: bytes) -> None:
+    if path.exists() and path.read_bytes() == data:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def _sync_folder(source: Path, target: Path) -> None:
+    wanted = set()
+    for file in source.rglob("*"):
+        if file.is_file() and "__pycache__" not in file.parts:
+            relative = file.relative_to(source)
+            wanted.add(relative)
+            _write_if_changed(target / relative, file.read_bytes())
+    for file in list(target.rglob("*")) if target.exists() else []:
+        if file.is_file() and file.relative_to(target) not in wanted:
+            file.unlink()
+
+
+def exercise_web_notebook(answer_key: Path) -> nbformat.NotebookNode:
+    """The answer key as the main website shows it: solutions and their outputs, no checks."""
+    nb = nbformat.read(answer_key, as_version=4)
+    nb.cells = [cell for cell in nb.cells
+                if cell.cell_type != "raw" and "check" not in cell.metadata.get("tags", [])]
+    return nb
+
+
+def site_config(edition: str, book: Path = ROOT) -> dict:
+    config = yaml.safe_load((book / "_config.yml").read_text())
+    if edition == "student":
+        config["title"] = config.get("title", "") + " (student edition)"
+    # Used by the book's Sphinx extension: which edition this is, and where each exercise's
+    # student notebook is (the main edition offers it as the exercise page's download).
+    config.setdefault("sphinx", {}).setdefault("config", {})["book_edition"] = edition
+    return config
+
+
+def assemble(edition: str, book: Path = ROOT) -> Path:
+    source = book / "_build" / "site-src" / edition
+    _write_if_changed(source / "_config.yml", yaml.safe_dump(site_config(edition, book), sort_keys=False).encode())
+    for name in BOOK_FILES:
+        if (book / name).exists():
+            _write_if_changed(source / name, (book / name).read_bytes())
+    for name in BOOK_FOLDERS:
+        if (book / name).exists():
+            _sync_folder(book / name, source / name)
+    for notebook in sorted((book / "chapters").glob("*.ipynb")):
+        _write_if_changed(source / "chapters" / notebook.name, notebook.read_bytes())
+    for exercise in exercise_sources(book):
+        student = exercise.with_suffix(".ipynb")
+        if edition == "main":
+            page = exercise_web_notebook(book / "solutions" / student.name)
+            _write_if_changed(source / "exercises" / student.name, nbformat.writes(page).encode())
+            # The download offered on the exercise page: the student notebook.
+            _write_if_changed(source / "_downloads" / "exercises" / student.name, student.read_bytes())
+        else:
+            _write_if_changed(source / "exercises" / student.name, student.read_bytes())
+    return source
+
+
+def build(edition: str = "main", book: Path = ROOT) -> int:
+    start = time.perf_counter()
+    if book == ROOT:
+        install_mathjax()
+    source = assemble(edition, book)
+    output = OUTPUT[edition] if book == ROOT else book / "_build" / edition / "html"
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    command = [str(jupyter_book), "build", str(source), "--builder", "html", "-W", "-n", "--keep-going"]
+    result = subprocess.run(command, cwd=source)
+    if result.returncode != 0:
+        print("\nThe build failed: see the warnings above.", file=sys.stderr)
+        return result.returncode
+    built = source / "_build" / "html"
+    if output.exists():
+        shutil.rmtree(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(built, output)
+    print(f"Built {output / 'index.html'} in {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("edition", nargs="?", choices=sorted(OUTPUT), default="main")
+    parser.add_argument("--book", type=Path, default=ROOT, help="the book's folder (default: this repository)")
+    args = parser.parse_args(argv)
+    return build(args.edition, args.book.resolve())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
