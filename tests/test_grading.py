@@ -37,6 +37,34 @@ def _answers(nb):
     return [c for c in nb.cells if c.cell_type == "code" and "answer" in c.metadata.get("tags", [])]
 
 
+def answer(nb, question: str):
+    """The answer cell a question's check follows: the last answer cell before `grader.check("qN")`."""
+    found = None
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "answer" in cell.metadata.get("tags", []):
+            found = cell
+        if cell.cell_type == "code" and f'grader.check("{question}")' in cell.source:
+            return found
+    raise LookupError(question)
+
+
+def where(nb_path: Path, question: str | None = None, source: str | None = None) -> str:
+    """How the grader names a cell of a submitted notebook: its number among code cells and the
+    question prompt above it."""
+    nb = nbformat.read(nb_path, as_version=4)
+    target = answer(nb, question) if question else next(c for c in nb.cells if c.source == source)
+    number, prompt = 0, None
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            found = re.search(r"\*\*Question\s+(\d+)", cell.source)
+            prompt = f"Question {found.group(1)}" if found else prompt
+        elif cell.cell_type == "code":
+            number += 1
+            if cell is target:
+                return f"code cell {number}" + (f" (under {prompt})" if prompt else "")
+    raise LookupError(question or source)
+
+
 def _insert_after_setup(nb, source):
     """A new code cell right after the notebook's imports (before any answer)."""
     setup = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "otter.Notebook" in c.source)
@@ -73,11 +101,16 @@ def build_submissions(folder: Path, scores_csv: Path) -> None:
     key = nbformat.read(ROOT / "solutions" / f"{EXERCISE}.ipynb", as_version=4)
     solutions = [c.source for c in key.cells if c.cell_type == "code" and "solution" in c.metadata.get("tags", [])]
 
+    assert len(solutions) == len(_answers(student)), "answer cells and solutions do not pair up"
+
     def submission(answered=None):
+        """The student notebook with the key's solutions in the answer cells of the `answered`
+        questions (every answer cell when None)."""
         nb = copy.deepcopy(student)
-        for number, cell in enumerate(_answers(nb)):
-            if answered is None or number in answered:
-                cell.source = solutions[number]
+        chosen = None if answered is None else [answer(nb, q) for q in answered]
+        for cell, solution in zip(_answers(nb), solutions):
+            if chosen is None or any(cell is c for c in chosen):
+                cell.source = solution
         return nb
 
     def write(name, nb):
@@ -85,7 +118,7 @@ def build_submissions(folder: Path, scores_csv: Path) -> None:
 
     # Honest work, including what broke the old grader.
     write("correct.ipynb", submission())
-    write("partly correct.ipynb", submission(answered={0, 1, 2}))
+    write("partly correct.ipynb", submission(answered=["q1", "q2", "q3"]))
     write("-changes-directory.ipynb", _insert_after_setup(submission(), "import os\nos.chdir('..')"))
     shadows = submission()
     _answers(shadows)[-1].source += "\nopen = 'my own open'\njson = 'my json'\nnp = None"
@@ -97,27 +130,27 @@ def build_submissions(folder: Path, scores_csv: Path) -> None:
     write("anaconda-kernel.ipynb", anaconda)
     # Broken work.
     raises = submission()
-    _answers(raises)[1].source = "raise ValueError('I give up')"
+    answer(raises, "q2").source = "raise ValueError('I give up')"
     write("raises.ipynb", raises)
     dies = submission()
-    _answers(dies)[3].source = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"
+    answer(dies, "q4").source = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"
     write("kernel-dies.ipynb", dies)
     loops = submission()
-    _answers(loops)[2].source = "while True:\n    pass"
+    answer(loops, "q3").source = "while True:\n    pass"
     write("loops-forever.ipynb", loops)
     syntax = submission()
-    _answers(syntax)[3].source = "posterior_means = (1 +"
+    answer(syntax, "q4").source = "posterior_means = (1 +"
     write("syntax-error.ipynb", syntax)
-    write("missing-answer.ipynb", submission(answered={0, 1, 2, 3, 4}))
+    write("missing-answer.ipynb", submission(answered=["q1", "q2", "q3", "q4", "q5"]))
     edited = submission()
     checks = [c for c in edited.cells if "check" in c.metadata.get("tags", [])]
     checks[0].source = "print('checked!')"
     edited.cells = [c for c in edited.cells if c is not checks[1]]
     write("edited-checks.ipynb", edited)
     loud = submission()
-    _answers(loud)[0].source += "\nfor _ in range(100_000):\n    print('x' * 60)"
+    answer(loud, "q1").source += "\nfor _ in range(100_000):\n    print('x' * 60)"
     write("prints-megabytes.ipynb", loud)
-    write("memory-bomb.ipynb", _insert_after_setup(submission(), "big = bytearray(6 * 1024**3)"))
+    write("memory-bomb.ipynb", _insert_after_setup(submission(), MEMORY_BOMB))
     write("fork-bomb.ipynb", _insert_after_setup(submission(), FORK_BOMB))
     write("writes-outside.ipynb", _insert_after_setup(submission(), WRITES_OUTSIDE.format(
         root=str(ROOT), folder=str(folder), csv=str(scores_csv), marker=MARKER)))
@@ -125,9 +158,9 @@ def build_submissions(folder: Path, scores_csv: Path) -> None:
     write("reads-the-answer-key.ipynb", _insert_after_setup(submission(answered=set()), READS_KEY.format(
         root=str(ROOT), folder=str(folder))))
     write("patches-otter.ipynb", _insert_after_setup(submission(answered=set()), PATCHES_OTTER))
-    comparisons = _insert_after_setup(submission(answered={0, 1, 2}), PATCHES_COMPARISONS)
-    _answers(comparisons)[4].source = "choate_reduction_percent = 50.0"
-    _answers(comparisons)[5].source = "ninth_shrinkage = 0.5\nninth_estimate = 10.0"
+    comparisons = _insert_after_setup(submission(answered=["q1", "q2", "q3"]), PATCHES_COMPARISONS)
+    answer(comparisons, "q5").source = "choate_reduction_percent = 50.0"
+    answer(comparisons, "q6").source = "ninth_shrinkage = 0.5\nninth_estimate = 10.0"
     write("patches-comparisons.ipynb", comparisons)
     write("rewrites-checks.ipynb", _insert_after_setup(submission(answered=set()), REWRITES_CHECKS.format(
         root=str(ROOT))))
@@ -143,6 +176,8 @@ def build_submissions(folder: Path, scores_csv: Path) -> None:
     write("a subfolder/correct.ipynb", submission())
     (folder / "link-to-the-key.ipynb").symlink_to(ROOT / "solutions" / f"{EXERCISE}.ipynb")
 
+
+MEMORY_BOMB = "big = bytearray(6 * 1024**3)"
 
 FORK_BOMB = """\
 import os, time
@@ -310,21 +345,23 @@ def test_honest_notebooks_are_graded_right(graded, name):
 def test_a_raising_cell_is_reported_and_the_rest_graded(graded):
     row = _row(graded, "raises.ipynb")
     assert _scores(row) == [4, 0, 3, 3, 3, 3]
-    assert row["message"] == ("code cell 6 (under Question 2) raised ValueError; "
+    assert row["message"] == (f"{where(graded['folder'] / 'raises.ipynb', 'q2')} raised ValueError; "
                               "q2: most_shrunk is not defined")
 
 
 def test_a_dying_kernel_is_reported_and_what_ran_before_is_graded(graded):
     row = _row(graded, "kernel-dies.ipynb")
     assert _scores(row) == [4, 3, 3, 0, 0, 0] and row["status"] == "graded"
-    assert row["message"].startswith("the kernel died in code cell 10 (under Question 4) (a crash, or more memory "
-                                     "than allowed), so the cells after it did not run; q4: posterior_means is not defined")
+    cell = where(graded["folder"] / "kernel-dies.ipynb", "q4")
+    assert row["message"].startswith(f"the kernel died in {cell} (a crash, or more memory than allowed), so the "
+                                     "cells after it did not run; q4: posterior_means is not defined")
 
 
 def test_an_endless_loop_is_stopped_and_what_ran_is_graded(graded):
     row = _row(graded, "loops-forever.ipynb")
     assert row["status"] == "timed out" and _scores(row) == [4, 3, 0, 0, 0, 0]
-    assert row["message"].startswith(f"stopped after {TIMEOUT} s in code cell 8 (under Question 3)")
+    cell = where(graded["folder"] / "loops-forever.ipynb", "q3")
+    assert row["message"].startswith(f"stopped after {TIMEOUT} s in {cell}, so the cells after it did not run")
     assert "q3: shrunk_estimates is not defined" in row["message"]
     assert "q4: posterior_means was not defined before the notebook stopped" in row["message"]
 
@@ -332,9 +369,9 @@ def test_an_endless_loop_is_stopped_and_what_ran_is_graded(graded):
 def test_a_syntax_error_is_reported(graded):
     row = _row(graded, "syntax-error.ipynb")
     assert _scores(row) == [4, 3, 3, 0, 3, 3]
-    assert row["message"] == ("syntax error in code cell 10 (under Question 4), so nothing in it ran; "
-                              "q4: posterior_means is not defined because code cell 10 (under Question 4), "
-                              "which defines it, has a syntax error")
+    cell = where(graded["folder"] / "syntax-error.ipynb", "q4")
+    assert row["message"] == (f"syntax error in {cell}, so nothing in it ran; "
+                              f"q4: posterior_means is not defined because {cell}, which defines it, has a syntax error")
 
 
 def test_a_missing_answer_loses_only_its_question(graded):
@@ -353,7 +390,8 @@ def test_megabytes_of_output_do_not_break_grading(graded):
 
 def test_a_memory_bomb_fails_inside_its_cell(graded):
     row = _row(graded, "memory-bomb.ipynb")
-    assert float(row["total"]) == FULL and row["message"] == "code cell 3 raised MemoryError"
+    cell = where(graded["folder"] / "memory-bomb.ipynb", source=MEMORY_BOMB)
+    assert float(row["total"]) == FULL and row["message"] == f"{cell} raised MemoryError"
 
 
 def test_a_fork_bomb_is_contained(graded):
