@@ -361,7 +361,8 @@ class Grader:
         for question in self.questions:
             failures = [c for c in results if c["question"] == question and not c["passed"]]
             for case in failures:
-                notes.append(self._failure(question, case, cells, errors, stopped, died))
+                case["feedback"] = self._failure(question, case, cells, errors, stopped, died)
+                notes.append(case["feedback"])
         return Graded(scores, status, notes, results)
 
     def _failure(self, question: str, case: dict, cells: list[Cell], errors: dict, stopped, died) -> str:
