@@ -91,8 +91,8 @@ MESSAGES = {
     "check timeout": "{question}: a check took too long on the answer",
     "hidden failed": "{question}: a hidden check failed",
     "no answers": "the notebook's answers could not be read",
-    "sandbox failed": "the grader could not start its sandbox (this is not the student's fault; it will be retried)",
-    "checks failed": "the grader could not run the checks (this is not the student's fault; it will be retried)",
+    "sandbox failed": "the grader could not start its sandbox (not the student's fault, and it will be retried)",
+    "checks failed": "the grader could not run the checks (not the student's fault, and it will be retried)",
     "grader failed": "the grader could not finish running this notebook (it will be retried)",
 }
 
