@@ -53,6 +53,7 @@ TOOLS = Path(__file__).resolve().parent
 DEFAULT_TIMEOUT = 300  # seconds per submission; the slowest answer key runs in well under a minute
 SEED = 20261122  # the global random seeds are set before the first cell, so a forgotten seed still grades the same
 MAX_NOTEBOOK_BYTES = 100 << 20
+MAX_REPORT_BYTES = 160 << 20  # the runner's report, exported answers included (at most 64 MiB of arrays)
 STARTUP_SECONDS = 90  # on top of the notebook's time: sandbox, runner and kernel start, export
 
 GRADED, NOT_GRADED, TIMED_OUT, GRADER_ERROR = "graded", "not graded", "timed out", "grader error"
@@ -318,9 +319,9 @@ class Grader:
             return self._zero(GRADED, [message("memory", gib=f"{self.runner.limits.memory / 2**30:g}")] + notes)
         if result.timed_out:
             return self._zero(TIMED_OUT, [message("stopped hard", seconds=self.timeout)] + notes)
-        try:
-            report = json.loads(result.output)
-        except ValueError:
+        try:  # the report comes from inside the sandbox: bounded, and checked field by field below
+            report = json.loads(result.output) if len(result.output) <= MAX_REPORT_BYTES else {"cells": []}
+        except (ValueError, RecursionError):
             report = None
         if not isinstance(report, dict) or not isinstance(report.get("cells"), list) or report.get("runner_error"):
             print(f"    no report from the sandbox; its log ends:\n{result.log[-1500:]}", file=sys.stderr)
@@ -331,9 +332,9 @@ class Grader:
         by_index = {c.index: c for c in cells}
         errors = {}
         for entry in report["cells"]:
-            if isinstance(entry, dict) and entry.get("index") in by_index and entry.get("error"):
+            if isinstance(entry, dict) and type(entry.get("index")) is int and entry["index"] in by_index and entry.get("error"):
                 errors[entry["index"]] = _identifier(entry["error"])
-        stopped, died = report.get("stopped_at"), report.get("died_at")
+        stopped, died = (value if type(value) is int else None for value in (report.get("stopped_at"), report.get("died_at")))
         status = GRADED
         for cell in cells:
             if cell.syntax_error:
