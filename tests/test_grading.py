@@ -489,3 +489,48 @@ def test_make_grade_passes_every_option():
     command = dry.stdout.strip().splitlines()[-1]
     assert '"some folder"' in command and "--fresh" in command and '--timeout "30"' in command
     assert '--jobs "2"' in command and "--unisolated" in command
+
+
+class _ForgedRunner:
+    """Stands in for the sandbox and returns a report as a hostile notebook could forge it."""
+
+    isolated = True
+    limits = None
+
+    def __init__(self, output: bytes):
+        self.output = output
+
+    def run(self, command, **kwargs):
+        import sandbox
+
+        return sandbox.Result(0, self.output, "", 0.1)
+
+
+@pytest.mark.parametrize("output", [
+    b"", b"not json", b"[" * 100_000, b'{"cells": "x"}',
+    b'{"cells": [{"index": [1], "error": "E"}], "stopped_at": [], "died_at": {"a": 1}, "export": 5}',
+    b'{"cells": [], "export": "{\\"format\\": 1, \\"answers\\": {\\"shrinkage_factors\\": {\\"kind\\": \\"eval\\"}}}"}',
+])
+def test_a_forged_report_gives_a_row_not_a_crash(output, tmp_path):
+    import grade
+
+    exercise = grade.Exercise.from_repository(EXERCISE, ROOT)
+    grader = grade.Grader(exercise, _ForgedRunner(output), timeout=10)
+    graded = grader.grade(ROOT / "exercises" / f"{EXERCISE}.ipynb")
+    assert graded.total == 0 and graded.status in (grade.GRADED, grade.GRADER_ERROR)
+
+
+def test_each_folder_has_its_own_table_and_fresh_regrades(tmp_path):
+    for section in ("section a", "section b"):
+        (tmp_path / section).mkdir()
+        (tmp_path / section / "broken.ipynb").write_text("{")
+    run = [sys.executable, str(ROOT / "tools" / "grade.py"), EXERCISE]
+    for section in ("section a", "section b"):
+        done = subprocess.run([*run, section], cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+    tables = sorted(p.name for p in tmp_path.glob("*.csv"))
+    assert tables == [f"section a-{EXERCISE}-scores.csv", f"section b-{EXERCISE}-scores.csv"]
+    again = subprocess.run([*run, "section a"], cwd=tmp_path, capture_output=True, text=True)
+    fresh = subprocess.run([*run, "section a", "--fresh"], cwd=tmp_path, capture_output=True, text=True)
+    assert "broken.ipynb: already graded, skipped" in again.stdout
+    assert "already graded" not in fresh.stdout and "broken.ipynb: 0 points, not graded" in fresh.stdout
