@@ -31,7 +31,9 @@ def test_every_supported_kind_comes_back_equal(tmp_path):
         "/posterior": xr.Dataset({"mu": (("chain", "draw"), np.random.default_rng(1).normal(size=(2, 5))),
                                   "theta": (("chain", "draw", "school"), np.zeros((2, 5, 3)))},
                                  coords={"school": ["A", "B", "C"], "chain": [0, 1], "draw": np.arange(5)}),
-        "/sample_stats": xr.Dataset({"diverging": (("chain", "draw"), np.zeros((2, 5), bool))}),
+        "/sample_stats": xr.Dataset({"diverging": (("chain", "draw"), np.zeros((2, 5), bool)),
+                                     # nutpie's: None or a message per draw, which no check needs
+                                     "divergence_message": (("chain", "draw"), np.full((2, 5), None, dtype=object))}),
         "/warmup_posterior": xr.Dataset({"mu": (("chain", "draw"), np.zeros((2, 5)))}),
     })
     values = {
@@ -56,6 +58,7 @@ def test_every_supported_kind_comes_back_equal(tmp_path):
     assert back["dataarray"].identical(values["dataarray"])
     assert set(back["fit"].children) == {"posterior", "sample_stats"}  # warm-up draws are not exported
     assert back["fit"]["posterior"].to_dataset().identical(tree["posterior"].to_dataset())
+    assert list(back["fit"]["sample_stats"].data_vars) == ["diverging"]
 
 
 def test_other_types_and_undefined_names_are_named_not_exported(tmp_path):

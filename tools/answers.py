@@ -191,15 +191,21 @@ def _encode_pandas(value, depth, budget):
 
 
 def _encode_variable(variable, depth, budget):
-
     return {"dims": [str(d) for d in variable.dims], "npy": _npy(variable.values, budget)}
 
 
-def _encode_dataset(dataset, depth, budget):
-
-    return {"kind": "dataset",
-            "data_vars": {str(k): _encode_variable(v, depth, budget) for k, v in dataset.data_vars.items()},
-            "coords": {str(k): _encode_variable(v, depth, budget) for k, v in dataset.coords.items()}}
+def _encode_dataset(dataset, depth, budget, skip_unreadable=False):
+    """A Dataset's variables and coordinates. In a fit result, a variable of another dtype (nutpie's
+    `divergence_message`, strings and None) is left out instead of the whole fit."""
+    encoded = {"kind": "dataset", "data_vars": {}, "coords": {}}
+    for part in ("data_vars", "coords"):
+        for name, variable in getattr(dataset, part).items():
+            try:
+                encoded[part][str(name)] = _encode_variable(variable, depth, budget)
+            except _NotSupported:
+                if not skip_unreadable:
+                    raise
+    return encoded
 
 
 def _encode_xarray(value, depth, budget):
@@ -216,7 +222,7 @@ def _encode_xarray(value, depth, budget):
         groups = {}
         for name in EXPORTED_GROUPS:
             if name in value.children:
-                groups[name] = _encode_dataset(value[name].to_dataset(), depth, budget)
+                groups[name] = _encode_dataset(value[name].to_dataset(), depth, budget, skip_unreadable=True)
         return {"kind": "datatree", "groups": groups}
     raise _NotSupported
 
