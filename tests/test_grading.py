@@ -291,6 +291,7 @@ def graded(tmp_path_factory):
     started = time.monotonic()
     first = subprocess.run(run, capture_output=True, text=True, cwd=base, env=env)
     first_seconds = time.monotonic() - started
+    (base / "first-run.log").write_text(first.stdout + first.stderr)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     right_after = scores.read_bytes()
     time.sleep(5)  # the background processes of one submission wanted to rewrite the table by now
@@ -298,6 +299,7 @@ def graded(tmp_path_factory):
     started = time.monotonic()
     second = subprocess.run(run, capture_output=True, text=True, cwd=base, env=env)
     second_seconds = time.monotonic() - started
+    (base / "second-run.log").write_text(second.stdout + second.stderr)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     with open(scores, newline="", encoding="utf-8") as f:
         rows = {row["submission"]: row for row in csv.DictReader(f)}
@@ -370,8 +372,9 @@ def test_a_syntax_error_is_reported(graded):
     row = _row(graded, "syntax-error.ipynb")
     assert _scores(row) == [4, 3, 3, 0, 3, 3]
     cell = where(graded["folder"] / "syntax-error.ipynb", "q4")
-    assert row["message"] == (f"syntax error in {cell}, so nothing in it ran; "
-                              f"q4: posterior_means is not defined because {cell}, which defines it, has a syntax error")
+    assert row["message"].startswith(f"syntax error in {cell}, so nothing in it ran; ")
+    assert row["message"].endswith(f"q4: posterior_means is not defined because {cell}, which defines it, "
+                                   "has a syntax error")
 
 
 def test_a_missing_answer_loses_only_its_question(graded):
@@ -453,8 +456,13 @@ def test_dotfiles_folders_and_links_are_reported_not_graded(graded):
 
 
 def test_a_second_run_keeps_final_rows_and_retries_timed_out_ones(graded):
+    first = list(csv.DictReader(graded["right_after"].decode().splitlines()))
+    transient = {row["submission"] for row in first if row["status"] in ("timed out", "grader error")}
+    assert "loops-forever.ipynb" in transient  # and whatever else failed for a passing reason, under load
     output = graded["second"].stdout
-    assert output.count("already graded, skipped") == len(graded["rows"]) - 2
+    assert output.count("already graded, skipped") == len(first) - 1 - len(transient)
+    for name in transient:
+        assert f"{name}: already graded" not in output and f"\n{name}: " in "\n" + output
     assert "loops-forever.ipynb: 7 points, timed out" in output
 
 

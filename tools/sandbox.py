@@ -69,7 +69,7 @@ class Result:
 
 
 def python_roots() -> list[Path]:
-    """Folders this interpreter needs: its environment, the base installation, editable sources."""
+    """Folders this interpreter needs: its environment and the installation it was made from."""
     roots = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
     return sorted(roots)
 
@@ -124,7 +124,7 @@ class _Runner:
 
         def apply():
             os.setsid()
-            os.umask(0o022)  # bubblewrap creates the folders leading to each mount point with it
+            os.umask(0o022)  # what the sandbox's own files and folders are created with
             for kind, value in ((resource.RLIMIT_AS, limits.memory), (resource.RLIMIT_FSIZE, limits.file_size),
                                 (resource.RLIMIT_NOFILE, limits.open_files), (resource.RLIMIT_CORE, 0),
                                 (resource.RLIMIT_CPU, cpu_seconds),
@@ -136,11 +136,13 @@ class _Runner:
                    env: dict[str, str] | None, private: Path, extra_processes: int) -> Result:
         out_path, err_path = private / "out", private / "err"
         started = time.monotonic()
+        cpu_seconds = int(timeout) * (os.cpu_count() or 1) + 60
         try:
             with open(out_path, "wb") as out, open(err_path, "wb") as err:
                 process = subprocess.Popen(
                     args, stdin=subprocess.DEVNULL, stdout=out, stderr=err, pass_fds=fds, close_fds=True,
-                    cwd=cwd, env=env, preexec_fn=self._preexec(extra_processes, int(timeout) + 60),
+                    # CPU time is a backstop only (the wall clock is the limit): all cores, all the time.
+                    cwd=cwd, env=env, preexec_fn=self._preexec(extra_processes, cpu_seconds),
                 )
         except OSError as error:
             return Result(None, b"", f"could not start {args[0]}: {error}", 0.0, start_failed=True)
