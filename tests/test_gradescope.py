@@ -63,21 +63,16 @@ def test_the_zip_holds_the_grader_and_the_checks_but_no_answer_key(autograder):
 
 
 @pytest.mark.skipif(sandbox.problem() is not None, reason="no sandbox here")
-def test_a_correct_submission_scores_full_marks(autograder, tmp_path):
-    result = run_autograder(autograder, tmp_path, _submission(None))
-    assert result["score"] == 19 and result["output"] == "all checks passed"
-    assert sum(t["max_score"] for t in result["tests"]) == 19
-    assert all(t["score"] == t["max_score"] for t in result["tests"])
-
-
-@pytest.mark.skipif(sandbox.problem() is not None, reason="no sandbox here")
-def test_hidden_checks_show_no_output_and_cheats_do_not_count(autograder, tmp_path):
+def test_one_submission_graded_as_make_grade_does(autograder, tmp_path):
+    """Questions 1-3 right, the rest left, comparisons patched (which would pass q5 and q6's
+    hidden checks inside the kernel): 10 of 19, public feedback shown, hidden output never."""
     nb = _submission({0, 1, 2})
     cheat = "import builtins, numpy\nnumpy.allclose = lambda *a, **k: True\nbuiltins.abs = lambda x: 0"
     setup = next(i for i, c in enumerate(nb.cells) if "otter.Notebook" in c.source)
     nb.cells.insert(setup + 1, nbformat.v4.new_code_cell(cheat))
     result = run_autograder(autograder, tmp_path, nb)
-    assert result["score"] == 10
+    assert result["score"] == 10 and sum(t["max_score"] for t in result["tests"]) == 19
+    assert sum(t["score"] for t in result["tests"]) == 10
     hidden = [t for t in result["tests"] if "hidden" in t["name"]]
     assert hidden and all(t["output"] == "" and t["visibility"] == "after_published" for t in hidden)
     assert any(t["output"] == "q4: not answered yet" for t in result["tests"] if "hidden" not in t["name"])
