@@ -355,7 +355,7 @@ def test_a_dying_kernel_is_reported_and_what_ran_before_is_graded(graded):
     row = _row(graded, "kernel-dies.ipynb")
     assert _scores(row) == [4, 3, 3, 0, 0, 0] and row["status"] == "graded"
     cell = where(graded["folder"] / "kernel-dies.ipynb", "q4")
-    assert row["message"].startswith(f"the kernel died in {cell} (a crash, or more memory than allowed), so the "
+    assert row["message"].startswith(f"the kernel died in {cell}, from a crash or too much memory, so the "
                                      "cells after it did not run; q4: posterior_means is not defined")
 
 

@@ -74,7 +74,7 @@ MESSAGES = {
     "stopped": "stopped after {seconds} s in {where}, so the cells after it did not run: look for a loop that "
                "never ends or a computation that takes far too long",
     "stopped hard": "stopped after {seconds} s: the notebook did not finish and its answers could not be read",
-    "died": "the kernel died in {where} (a crash, or more memory than allowed), so the cells after it did not run",
+    "died": "the kernel died in {where}, from a crash or too much memory, so the cells after it did not run",
     "memory": "stopped: the notebook used more than {gib} GiB of memory",
     "checks edited": "check cells were deleted or changed (the grader runs every check itself, so this changes nothing)",
     "not answered": "{question}: not answered yet",
