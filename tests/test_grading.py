@@ -142,6 +142,10 @@ def build_submissions(folder: Path, scores_csv: Path) -> None:
     answer(syntax, "q4").source = "posterior_means = (1 +"
     write("syntax-error.ipynb", syntax)
     write("missing-answer.ipynb", submission(answered=["q1", "q2", "q3", "q4", "q5"]))
+    retyped = submission()  # right values, then two answers turned into what the checks cannot use
+    retyped.cells.append(nbformat.v4.new_code_cell(
+        "shrinkage_factors = shrinkage_factors.to_numpy()\nshrunk_estimates = lambda: None"))
+    write("wrong-types.ipynb", retyped)
     edited = submission()
     checks = [c for c in edited.cells if "check" in c.metadata.get("tags", [])]
     checks[0].source = "print('checked!')"
@@ -380,6 +384,14 @@ def test_a_syntax_error_is_reported(graded):
 def test_a_missing_answer_loses_only_its_question(graded):
     row = _row(graded, "missing-answer.ipynb")
     assert _scores(row) == [4, 3, 3, 3, 3, 0] and row["message"] == "q6: not answered yet"
+
+
+def test_answers_of_the_wrong_type_get_the_public_check_s_own_message(graded):
+    row = _row(graded, "wrong-types.ipynb")
+    assert _scores(row) == [1, 3, 0, 3, 3, 3]
+    assert row["message"] == ("q1: a check failed: shrinkage_factors should be a pandas Series; "
+                              "q1: a hidden check failed; q3: shrunk_estimates is a function, which the grader "
+                              "cannot read (store numbers, strings, lists, NumPy arrays, pandas or xarray objects)")
 
 
 def test_deleted_or_edited_checks_are_graded_with_the_originals(graded):
