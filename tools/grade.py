@@ -1,8 +1,9 @@
 """Grade a folder of submitted notebooks for one exercise into a score table, without trusting them.
 
-Usage: python tools/grade.py EXERCISE SUBMISSIONS_DIR [--out scores.csv] [--timeout SECONDS] [--fresh]
-                             [--unisolated]
-       (or `make grade EXERCISE=shrinkage-arithmetic SUBMISSIONS=path/to/folder [FRESH=1] [TIMEOUT=300]`)
+Usage: python tools/grade.py EXERCISE SUBMISSIONS_DIR [--out scores.csv] [--timeout SECONDS] [--jobs N]
+                             [--fresh] [--unisolated]
+       (or `make grade EXERCISE=shrinkage-arithmetic SUBMISSIONS=path/to/folder [FRESH=1] [TIMEOUT=300]
+        [JOBS=2] [UNISOLATED=1]`)
 
 For each submission:
   1. the file is read as data (never followed through a link) and rebuilt as a clean notebook
