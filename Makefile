@@ -9,7 +9,9 @@
 #   make colab-cells   rewrite every source's Colab set-up cell from the lock and the release
 #   make html-student  build the website without any solution into _build/student-site/html
 #   make pdf           the whole book as one PDF, _build/pdf/book.pdf (printed by the system Chromium)
-#   make grade EXERCISE=name SUBMISSIONS=folder [FRESH=1] [TIMEOUT=300]   grade a folder of submissions
+#   make grade EXERCISE=name SUBMISSIONS=folder [FRESH=1] [TIMEOUT=300] [JOBS=2] [UNISOLATED=1]
+#                      grade a folder of submissions, each in a bubblewrap sandbox (README, "Grading")
+#   make gradescope EXERCISE=name   the Gradescope autograder zip, _build/gradescope/<name>.zip
 #   make public        export what students may see into _build/public (a public repository's contents)
 #   make benchmark     measure execution cost cold and warm, and compare samplers (benchmarks/)
 #   make lock          re-resolve requirements.in into requirements.lock and environment.yml (Binder)
@@ -24,7 +26,7 @@ export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
 export JUPYTER_PLATFORM_DIRS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: html html-student check test notebooks figures exercises colab-cells grade public pdf benchmark lock env clean
+.PHONY: html html-student check test notebooks figures exercises colab-cells grade gradescope public pdf benchmark lock env clean
 
 html: $(READY)
 	$(BIN)/python tools/build_site.py main
@@ -48,8 +50,12 @@ exercises: $(READY)
 	$(BIN)/python tools/student_materials.py
 
 grade: $(READY)
-	@test -n "$(EXERCISE)" -a -n "$(SUBMISSIONS)" || (echo "usage: make grade EXERCISE=shrinkage-arithmetic SUBMISSIONS=path/to/folder [FRESH=1] [TIMEOUT=300]"; exit 2)
-	$(BIN)/python tools/grade.py $(EXERCISE) $(SUBMISSIONS) $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(FRESH),--fresh)
+	@test -n "$(EXERCISE)" -a -n "$(SUBMISSIONS)" || (echo "usage: make grade EXERCISE=shrinkage-arithmetic SUBMISSIONS=path/to/folder [FRESH=1] [TIMEOUT=300] [JOBS=2] [UNISOLATED=1]"; exit 2)
+	$(BIN)/python tools/grade.py "$(EXERCISE)" "$(SUBMISSIONS)" $(if $(TIMEOUT),--timeout "$(TIMEOUT)") $(if $(JOBS),--jobs "$(JOBS)") $(if $(FRESH),--fresh) $(if $(UNISOLATED),--unisolated)
+
+gradescope: $(READY)
+	@test -n "$(EXERCISE)" || (echo "usage: make gradescope EXERCISE=shrinkage-arithmetic"; exit 2)
+	$(BIN)/python tools/gradescope.py build "$(EXERCISE)"
 
 public: $(READY)
 	$(BIN)/python tools/export_public.py

@@ -1,227 +1,638 @@
-"""Grade a folder of submitted notebooks for one exercise, with otter-grader, into a score table.
+"""Grade a folder of submitted notebooks for one exercise into a score table, without trusting them.
 
-Usage: python tools/grade.py EXERCISE SUBMISSIONS_DIR [--out scores.csv] [--timeout SECONDS] [--fresh]
-       (or `make grade EXERCISE=shrinkage-arithmetic SUBMISSIONS=path/to/folder`)
+Usage: python tools/grade.py EXERCISE SUBMISSIONS_DIR [--out scores.csv] [--timeout SECONDS] [--jobs N]
+                             [--fresh] [--unisolated]
+       (or `make grade EXERCISE=shrinkage-arithmetic SUBMISSIONS=path/to/folder [FRESH=1] [TIMEOUT=300]
+        [JOBS=2] [UNISOLATED=1]`)
 
-Every file in SUBMISSIONS_DIR gets one row: points per question, total, and a message in plain
-words. Each submission is graded by `otter run` (no Docker) in its own process group with a time
-limit, so a notebook that loops forever, crashes the kernel or prints megabytes cannot stop the
-batch. Rows are appended to the CSV as they are produced; running the command again skips the
-submissions already in it (use --fresh to regrade all), so an interrupted batch loses nothing.
+For each submission:
+  1. the file is read as data (never followed through a link) and rebuilt as a clean notebook
+     from its cells' sources: no outputs, no metadata, the Python 3 kernel whatever it named;
+  2. the notebook runs top to bottom in a bubblewrap sandbox (tools/sandbox.py: no network,
+     nothing of the machine visible but the Python installation, an unprivileged user, limits on
+     memory, processes, CPU time and file size, every process killed at the end) holding only a
+     copy of it and the exercise's public checks; then the variables the checks take are
+     exported as plain data (tools/answers.py, never pickle);
+  3. every check, public and hidden, runs outside the sandbox in a fresh process on that data
+     (tools/checks.py). Nothing the notebook did to its own kernel or files can change a score,
+     and a score never exceeds the points possible.
 
-The autograder zip holds solutions' hidden checks: it is written under _build/ and must never be
-given to students.
+Every file in the folder gets one row: points per question, total, status and a message in words a
+student understands, built only from a fixed set of sentences (MESSAGES): no exception text,
+check source or hidden check ever appears in it. The table, one per folder, is rewritten
+atomically after each submission by this process only. Running the command again skips rows
+that are final and retries those that failed for a reason that may pass (status "timed out" or
+"grader error"); --fresh regrades everything.
+
+Before the first submission, the answer key is graded the same way (once per change of the key,
+checks, grader or environment) and must score full marks: it shows the sandbox can run the
+exercise, and it fills the cache of compiled Python files the sandboxes then read.
 """
+from __future__ import annotations
+
 import argparse
 import ast
+import concurrent.futures
 import csv
+import dataclasses
+import hashlib
+import io
+import json
 import os
-import pickle
+import queue
 import re
-import signal
-import subprocess
+import stat
 import sys
 import tempfile
 from pathlib import Path
 
-import nbformat
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from book_layout import ROOT  # noqa: E402
+import checks as checks_module  # noqa: E402
+import sandbox  # noqa: E402
 
+TOOLS = Path(__file__).resolve().parent
 DEFAULT_TIMEOUT = 300  # seconds per submission; the slowest answer key runs in well under a minute
-LOG_TAIL = 4000  # characters of a submission's grading log kept for the message
+SEED = 20261122  # the global random seeds are set before the first cell, so a forgotten seed still grades the same
+MAX_NOTEBOOK_BYTES = 100 << 20
+MAX_REPORT_BYTES = 160 << 20  # the runner's report, exported answers included (at most 64 MiB of arrays)
+STARTUP_SECONDS = 90  # on top of the notebook's time: sandbox, runner and kernel start, export
+
+GRADED, NOT_GRADED, TIMED_OUT, GRADER_ERROR = "graded", "not graded", "timed out", "grader error"
+TRANSIENT = {TIMED_OUT, GRADER_ERROR}  # retried when the command runs again
+
+# Every message a row can carry (a row joins several with "; ", so none contains one). The fields
+# are filled only with: variable names and question numbers from the exercise, cell numbers,
+# exception class names, type names, the time limit, and a public check's own assertion message.
+MESSAGES = {
+    "all passed": "all checks passed",
+    "not a notebook": "not a valid notebook: download it again with File > Download (.ipynb) and resubmit it",
+    "link": "a link, not a notebook file: not graded",
+    "folder": "a folder, not a notebook: not graded (each submission must be a notebook directly in the folder)",
+    "dotfile": "a hidden file (its name starts with a dot): not graded",
+    "not a file": "not a regular file: not graded",
+    "syntax": "syntax error in {where}, so nothing in it ran",
+    "raised": "{where} raised {error}",
+    "stopped": "stopped after {seconds} s in {where}, so the cells after it did not run: look for a loop that "
+               "never ends or a computation that takes far too long",
+    "stopped hard": "stopped after {seconds} s: the notebook did not finish and its answers could not be read",
+    "died": "the kernel died in {where}, from a crash or too much memory, so the cells after it did not run",
+    "memory": "stopped: the notebook used more than {gib} GiB of memory",
+    "checks edited": "check cells were deleted or changed (the grader runs every check itself, so this changes nothing)",
+    "not answered": "{question}: not answered yet",
+    "undefined": "{question}: {variable} is not defined",
+    "not reached": "{question}: {variable} was not defined before the notebook stopped",
+    "defining cell raised": "{question}: {variable} is not defined because {where}, which defines it, raised {error}",
+    "defining cell syntax": "{question}: {variable} is not defined because {where}, which defines it, has a syntax error",
+    "unsupported": "{question}: {variable} is a {type}, which the grader cannot read (store numbers, strings, "
+                   "lists, NumPy arrays, pandas or xarray objects)",
+    "too large": "{question}: {variable} is too large for the grader to read",
+    "unreadable": "{question}: the answers could not be read",
+    "public failed": "{question}: a check failed: {message}",
+    "public failed plain": "{question}: a check failed",
+    "public error": "{question}: a check could not use the answer ({error})",
+    "check timeout": "{question}: a check took too long on the answer",
+    "hidden failed": "{question}: a hidden check failed",
+    "no answers": "the notebook's answers could not be read",
+    "sandbox failed": "the grader could not start its sandbox (not the student's fault, and it will be retried)",
+    "checks failed": "the grader could not run the checks (not the student's fault, and it will be retried)",
+    "grader failed": "the grader could not finish running this notebook (it will be retried)",
+}
 
 
-def build_autograder(exercise: str) -> Path:
-    tests = ROOT / "solutions" / "tests" / exercise
-    if not tests.is_dir():
-        known = sorted(p.name for p in (ROOT / "solutions" / "tests").iterdir() if p.is_dir())
-        raise SystemExit(f"Unknown exercise '{exercise}'. Exercises: {', '.join(known)}. "
-                         "If you edited an exercise, run `make exercises` first.")
-    target = ROOT / "_build" / "autograder" / exercise
-    target.mkdir(parents=True, exist_ok=True)
-    zip_path = target / "autograder.zip"
-    config = target / "otter_config.json"
-    # The grader fixes the global random seed before every cell, so answers that forget a seed
-    # are still graded reproducibly.
-    config.write_text('{"seed": 20261122}\n')
-    subprocess.run(
-        [sys.executable, "-m", "otter", "generate", "-t", str(tests), "-o", str(zip_path),
-         "-c", str(config), "--no-requirements", "--no-environment"],
-        check=True, capture_output=True, cwd=target,
-    )
-    return zip_path
+def message(key: str, **fields) -> str:
+    return MESSAGES[key].format(**fields)
 
 
-def question_names(exercise: str) -> list[str]:
-    return sorted(p.stem for p in (ROOT / "solutions" / "tests" / exercise).glob("q*.py"))
+@dataclasses.dataclass
+class Exercise:
+    """Where an exercise's graded material lives (the repository, or a Gradescope zip)."""
+
+    name: str
+    checks: Path  # all checks, public and hidden
+    public_checks: Path  # the public checks, as students have them
+    template: Path | None = None  # the student notebook, for its check cells
+    key: Path | None = None  # the answer key
+
+    @classmethod
+    def from_repository(cls, name: str, root: Path) -> "Exercise":
+        checks = root / "solutions" / "tests" / name
+        if not checks.is_dir():
+            known = sorted(p.name for p in (root / "solutions" / "tests").iterdir() if p.is_dir())
+            raise SystemExit(f"Unknown exercise '{name}'. Exercises: {', '.join(known)}. "
+                             "If you edited an exercise, run `make exercises` first.")
+        return cls(name, checks, root / "exercises" / "tests" / name, root / "exercises" / f"{name}.ipynb",
+                   root / "solutions" / f"{name}.ipynb")
+
+    @property
+    def questions(self) -> list[str]:
+        return list(checks_module.check_files(self.checks))
+
+    def points(self) -> dict[str, float]:
+        from otter.test_files import ExceptionTestFile
+
+        return {q: float(ExceptionTestFile.from_file(str(p)).possible)
+                for q, p in checks_module.check_files(self.checks).items()}
+
+    def variables(self) -> list[str]:
+        return checks_module.variable_names(self.checks)
+
+    def public_arguments(self) -> dict[str, set[str]]:
+        """Per question, the variables its public cases take (they may be named in messages)."""
+        found = {}
+        for question in self.questions:
+            path = self.public_checks / f"{question}.py"
+            found[question] = {n for case in checks_module.arguments(path) for n in case} if path.exists() else set()
+        return found
+
+    def check_cells(self) -> list[str]:
+        if self.template is None or not self.template.exists():
+            return []
+        import nbformat
+
+        template = nbformat.read(self.template, as_version=4)
+        return [c.source.strip() for c in template.cells if "check" in c.metadata.get("tags", [])]
 
 
-def template_checks(exercise: str) -> list[str]:
-    template = nbformat.read(ROOT / "exercises" / f"{exercise}.ipynb", as_version=4)
-    return [c.source.strip() for c in template.cells if "check" in c.metadata.get("tags", [])]
+# Reading a submission --------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Cell:
+    index: int  # position in the clean notebook
+    number: int  # 1-based among code cells: what the messages call "code cell N"
+    source: str
+    question: str | None  # "Question 3" if it sits under that prompt
+    defines: set[str]
+    syntax_error: bool
+    is_check: bool
+
+    @property
+    def where(self) -> str:
+        return f"code cell {self.number}" + (f" (under {self.question})" if self.question else "")
 
 
-def syntax_problems(nb) -> list[str]:
+def read_submission(path: Path):
+    """A clean notebook (cells' sources only) from a submitted file, or None if it is not one."""
+    import nbformat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return None
+        raw = f.read(MAX_NOTEBOOK_BYTES + 1)
+    if len(raw) > MAX_NOTEBOOK_BYTES:
+        return None
+    try:
+        nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
+        cells = []
+        for cell in nb.cells:
+            source = cell.get("source", "")
+            source = "".join(source) if isinstance(source, list) else source
+            if not isinstance(source, str):
+                return None
+            if cell.get("cell_type") == "code":
+                cells.append(nbformat.v4.new_code_cell(source))
+            elif cell.get("cell_type") == "markdown":
+                cells.append(nbformat.v4.new_markdown_cell(source))
+        if not any(c.cell_type == "code" for c in cells):
+            return None
+    except Exception:  # noqa: BLE001 - not JSON, not a notebook, binary, truncated: all the same to a student
+        return None
+    clean = nbformat.v4.new_notebook(cells=cells, metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python"}})
+    for number, cell in enumerate(clean.cells):
+        cell.id = f"cell-{number}"
+    return clean
+
+
+def analyse(nb) -> list[Cell]:
+    """Each code cell's place, the names it assigns and whether it parses, without running it."""
     from IPython.core.inputtransformer2 import TransformerManager
 
     transformer = TransformerManager()
-    problems = []
-    for number, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
-        try:
-            ast.parse(transformer.transform_cell(cell.source))
-        except SyntaxError as error:
-            problems.append(f"code cell {number + 1} has a syntax error on its line {error.lineno} "
-                            f"({error.msg}), so nothing in it ran")
-    return problems
-
-
-def run_otter(submission: Path, autograder: Path, timeout: int, workdir: Path):
-    """Run `otter run` on one submission. Returns (results or None, problem message or None)."""
-    log_path = workdir / "otter.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "otter", "run", "-a", str(autograder), "-o", str(workdir),
-             "--no-logo", "-p", str(submission)],
-            stdout=log, stderr=subprocess.STDOUT, cwd=workdir, start_new_session=True,
-        )
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)  # the kernel too: it is in the same group
-            process.wait()
-            return None, (f"Grading stopped after {timeout} s: the notebook did not finish. Look for a "
-                          "loop that never ends or a computation that takes far too long.")
-    pickled = workdir / "results.pkl"
-    if process.returncode != 0 or not pickled.exists():
-        tail = log_path.read_bytes()[-LOG_TAIL:].decode(errors="replace").strip().splitlines()
-        reason = tail[-1] if tail else "no output"
-        return None, f"The grader could not run this notebook ({reason})."
-    with open(pickled, "rb") as f:
-        return pickle.load(f), None
-
-
-def _student_lines(source: str) -> list[str]:
-    """A cell's lines without the seeding lines otter inserts before grading it."""
-    return [line for line in source.strip().splitlines()
-            if line.strip() and not re.search(r"\b(np|rand)_\w+\b", line)]
-
-
-def cell_errors(results) -> list[str]:
-    """Errors raised by the submission's own cells, from the notebook otter executed."""
-    errors = []
-    notebook = getattr(results, "notebook", None)
-    for cell in (notebook.cells if notebook is not None else []):
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error":
-                lines = _student_lines(cell.source)
-                first_line = lines[0] if lines else ""
-                errors.append(f"the cell starting `{first_line[:60]}` raised {output['ename']}: "
-                              f"{str(output['evalue'])[:120]}")
-    return errors
-
-
-def failed_check_messages(results, question: str) -> list[str]:
-    """Plain-language reasons from the public checks of a question; hidden ones stay hidden."""
-    messages = []
-    test_file = results.results.get(question)
-    for case_result in (test_file.test_case_results if test_file is not None else []):
-        if case_result.passed:
+    cells, question, number = [], None, 0
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            found = re.search(r"\*\*Question\s+(\d+)", cell.source)
+            question = f"Question {found.group(1)}" if found else question
             continue
-        if case_result.test_case.hidden:
-            messages.append("a hidden check failed")
-            continue
-        last = case_result.message.strip().splitlines()[-1] if case_result.message.strip() else ""
-        if "ellipsis" in last:
-            messages.append("not answered yet (the answer is still `...`)")
-        elif last.rstrip(":").endswith("Error"):
-            messages.append(f"a check failed ({last.rstrip(':')})")
-        else:
-            messages.append(last)
-    return messages
+        number += 1
+        defines, syntax_error = set(), False
+        try:
+            tree = ast.parse(transformer.transform_cell(cell.source))
+            defines = _assigned_names(tree)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            syntax_error = True
+            # What the cell meant to define, from its plain assignments, for the messages.
+            for line in cell.source.splitlines():
+                target = re.match(r"\s*([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*=(?!=)", line)
+                if target:
+                    defines.update(name.strip() for name in target.group(1).split(","))
+        cells.append(Cell(index, number, cell.source, question, defines, syntax_error,
+                          is_check="grader.check(" in cell.source))
+    return cells
 
 
-def grade_one(submission: Path, exercise: str, autograder: Path, questions: list[str], timeout: int) -> dict:
-    row = {"submission": submission.name, **{q: 0.0 for q in questions}, "total": 0.0,
-           "status": "not graded", "message": ""}
+def _assigned_names(tree) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+    return names
+
+
+# Grading one submission ------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Graded:
+    scores: dict[str, float]
+    status: str
+    notes: list[str]
+    cases: list[dict] = dataclasses.field(default_factory=list)  # per check case, for Gradescope
+
+    @property
+    def total(self) -> float:
+        return sum(self.scores.values())
+
+    @property
+    def message(self) -> str:
+        return "; ".join(dict.fromkeys(self.notes)) if self.notes else MESSAGES["all passed"]
+
+
+class Grader:
+    """Grades submissions of one exercise, each in its own sandbox, checks in a fresh process."""
+
+    def __init__(self, exercise: Exercise, runner, timeout: int, cache: Path | None = None):
+        self.exercise = exercise
+        self.runner = runner
+        self.timeout = timeout
+        self.cache = cache
+        self.questions = exercise.questions
+        self.points = exercise.points()
+        self.variables = exercise.variables()
+        self.public_arguments = exercise.public_arguments()
+        self.check_cells = exercise.check_cells()
+        self.public_files = {p.name: p.read_bytes() for p in sorted(exercise.public_checks.glob("q*.py"))}
+        self.checker = checks_module.Checker()
+        self.checker.start()
+
+    def _zero(self, status: str, notes: list[str]) -> Graded:
+        return Graded({q: 0.0 for q in self.questions}, status, notes)
+
+    def grade(self, path: Path, *, writable_cache: bool = False, slot: int = 0) -> Graded:
+        nb = read_submission(path)
+        if nb is None:
+            return self._zero(NOT_GRADED, [message("not a notebook")])
+        import nbformat
+
+        cells = analyse(nb)
+        home_files = {"submission.ipynb": nbformat.writes(nb).encode(),
+                      **{f"tests/{self.exercise.name}/{name}": data for name, data in self.public_files.items()}}
+        job = {"notebook": "submission.ipynb", "names": self.variables, "timeout": self.timeout, "seed": SEED}
+        grader_files = {"job.json": json.dumps(job).encode(),
+                        "sandbox_runner.py": (TOOLS / "sandbox_runner.py").read_bytes(),
+                        "answers.py": (TOOLS / "answers.py").read_bytes()}
+        binds = {}
+        if self.cache is not None and writable_cache:
+            binds = {f"{sandbox.GRADER_DIR}/pycache": (self.cache / "pycache", True),
+                     f"{sandbox.HOME}/.cache/matplotlib": (self.cache / "matplotlib", True)}
+        elif self.cache is not None:
+            # Compiled files are shared read-only; matplotlib's font list is copied (it wants to write).
+            binds = {f"{sandbox.GRADER_DIR}/pycache": (self.cache / "pycache", False)}
+            for font_list in sorted((self.cache / "matplotlib").glob("fontlist-*.json")):
+                home_files[f".cache/matplotlib/{font_list.name}"] = font_list.read_bytes()
+        result = self.runner.run([sys.executable, "{grader}/sandbox_runner.py", "{grader}/job.json"],
+                                 timeout=self.timeout + STARTUP_SECONDS, home_files=home_files,
+                                 grader_files=grader_files, binds=binds, slot=slot)
+        notes = []
+        if self.check_cells and not set(self.check_cells) <= {c.source.strip() for c in cells}:
+            notes.append(message("checks edited"))
+        if result.start_failed:
+            return self._zero(GRADER_ERROR, [message("sandbox failed")])
+        if result.out_of_memory:
+            return self._zero(GRADED, [message("memory", gib=f"{self.runner.limits.memory / 2**30:g}")] + notes)
+        if result.timed_out:
+            return self._zero(TIMED_OUT, [message("stopped hard", seconds=self.timeout)] + notes)
+        try:  # the report comes from inside the sandbox: bounded, and checked field by field below
+            report = json.loads(result.output) if len(result.output) <= MAX_REPORT_BYTES else {"cells": []}
+        except (ValueError, RecursionError):
+            report = None
+        if not isinstance(report, dict) or not isinstance(report.get("cells"), list) or report.get("runner_error"):
+            print(f"    no report from the sandbox; its log ends:\n{result.log[-1500:]}", file=sys.stderr)
+            return self._zero(GRADER_ERROR, notes + [message("grader failed")])
+        return self._assess(cells, report, notes)
+
+    def _assess(self, cells: list[Cell], report: dict, notes: list[str]) -> Graded:
+        by_index = {c.index: c for c in cells}
+        errors = {}
+        for entry in report["cells"]:
+            if isinstance(entry, dict) and type(entry.get("index")) is int and entry["index"] in by_index and entry.get("error"):
+                errors[entry["index"]] = _identifier(entry["error"])
+        stopped, died = (value if type(value) is int else None for value in (report.get("stopped_at"), report.get("died_at")))
+        status = GRADED
+        for cell in cells:
+            if cell.syntax_error:
+                notes.append(message("syntax", where=cell.where))
+            elif cell.index in errors and not cell.is_check:
+                notes.append(message("raised", where=cell.where, error=errors[cell.index]))
+        if stopped in by_index:
+            notes.append(message("stopped", seconds=self.timeout, where=by_index[stopped].where))
+            status = TIMED_OUT
+        if died in by_index:
+            notes.append(message("died", where=by_index[died].where))
+        export = report.get("export")
+        if not isinstance(export, str):
+            if died not in by_index:
+                notes.append(message("no answers"))
+            return Graded({q: 0.0 for q in self.questions}, status, notes)
+        results, problem = self.checker.run(export, self.exercise.checks, self.exercise.public_checks)
+        if results is None:
+            print(f"    checks: {problem}", file=sys.stderr)
+            return self._zero(GRADER_ERROR, notes + [message("checks failed")])
+        scores = {q: 0.0 for q in self.questions}
+        for case in results:
+            if case["question"] in scores:
+                scores[case["question"]] = min(float(case["question_score"]), self.points[case["question"]])
+        for question in self.questions:
+            failures = [c for c in results if c["question"] == question and not c["passed"]]
+            for case in failures:
+                case["feedback"] = self._failure(question, case, cells, errors, stopped, died)
+                notes.append(case["feedback"])
+        return Graded(scores, status, notes, results)
+
+    def _failure(self, question: str, case: dict, cells: list[Cell], errors: dict, stopped, died) -> str:
+        reason, variable = case["reason"], case.get("variable", "")
+        named = variable in self.public_arguments.get(question, set())
+        if reason == "ellipsis":
+            return message("not answered", question=question)
+        if reason in ("missing", "unsupported", "too large", "unreadable") and not named and case["hidden"]:
+            return message("hidden failed", question=question)
+        if reason == "missing":
+            return self._missing(question, variable, cells, errors, stopped, died)
+        if reason == "unsupported":
+            return message("unsupported", question=question, variable=variable, type=_type_name(case.get("type", "")))
+        if reason == "too large":
+            return message("too large", question=question, variable=variable)
+        if reason == "unreadable":
+            return message("unreadable", question=question)
+        if case["hidden"]:
+            return message("hidden failed", question=question)
+        if reason == "assertion":
+            text = case.get("message", "")
+            return message("public failed", question=question, message=text) if text else message(
+                "public failed plain", question=question)
+        if reason == "timeout":
+            return message("check timeout", question=question)
+        return message("public error", question=question, error=_identifier(case.get("error", "")))
+
+    def _missing(self, question, variable, cells, errors, stopped, died) -> str:
+        defining = [c for c in cells if variable in c.defines]
+        end = stopped if stopped is not None else died
+        if defining and end is not None and all(c.index >= end for c in defining):
+            return message("not reached", question=question, variable=variable)
+        for cell in defining:
+            if cell.syntax_error:
+                return message("defining cell syntax", question=question, variable=variable, where=cell.where)
+            if cell.index in errors:
+                return message("defining cell raised", question=question, variable=variable, where=cell.where,
+                               error=errors[cell.index])
+        return message("undefined", question=question, variable=variable)
+
+
+def _identifier(text) -> str:
+    match = re.match(r"[A-Za-z_][A-Za-z0-9_]{0,79}", str(text).split(".")[-1])
+    return match.group(0) if match else "an error"
+
+
+def _type_name(text) -> str:
+    """A short type name for a message: the class name, letters and digits only."""
+    return _identifier(str(text).rsplit(".", 1)[-1]) if text else "value"
+
+
+# The answer key, once: the cache of compiled files and a check that the sandbox can run it -----
+
+def fingerprint(exercise: Exercise) -> str:
+    digest = hashlib.sha256()
+    parts = [exercise.key, *sorted(exercise.checks.glob("q*.py")), *sorted(exercise.public_checks.glob("q*.py")),
+             *(TOOLS / name for name in ("grade.py", "checks.py", "answers.py", "sandbox.py", "sandbox_runner.py")),
+             Path(sys.prefix) / "pyvenv.cfg"]
+    for part in parts:
+        if part is not None and part.exists():
+            digest.update(part.name.encode() + b"\0" + part.read_bytes() + b"\0")
+    lock = TOOLS.parent / "requirements.lock"
+    if lock.exists():
+        digest.update(lock.read_bytes())
+    return digest.hexdigest()
+
+
+def verify_answer_key(grader: Grader) -> None:
+    """Grade the answer key in the sandbox (filling the compiled-file cache); it must score full marks."""
+    exercise, cache = grader.exercise, grader.cache
+    if exercise.key is None or not exercise.key.exists() or cache is None:
+        return
+    marker = cache / f"{exercise.name}.key-ok"
+    expected = fingerprint(exercise)
+    if marker.exists() and marker.read_text() == expected:
+        return
+    print(f"Grading the answer key {exercise.key.name} first (once per change)...", flush=True)
+    for folder in ("pycache", "matplotlib"):
+        (cache / folder).mkdir(parents=True, exist_ok=True)
+    owner = sandbox.SANDBOX_UID if (os.geteuid() == 0 and grader.runner.isolated) else None
+    if owner is not None:
+        _chown_tree(cache, owner)
     try:
-        nb = nbformat.read(submission, as_version=4)
-        nbformat.validate(nb)
-    except Exception as error:  # any unreadable file: wrong format, truncated, not JSON
-        row["message"] = (f"This file is not a valid Jupyter notebook ({type(error).__name__}). Download the "
-                          "notebook again with File > Download (.ipynb) and resubmit it.")
-        return row
-    notes = syntax_problems(nb)
-    submitted_checks = {c.source.strip() for c in nb.cells if c.cell_type == "code"}
-    if any(check not in submitted_checks for check in template_checks(exercise)):
-        notes.append("some check cells were deleted or changed; the original checks were used for grading")
-    with tempfile.TemporaryDirectory() as workdir:
-        results, problem = run_otter(submission, autograder, timeout, Path(workdir))
+        graded = grader.grade(exercise.key, writable_cache=True)
+    finally:
+        if owner is not None:
+            _chown_tree(cache, 0)  # read-only for the sandboxes from now on, whatever the mount
+    possible = sum(grader.points.values())
+    if graded.status != GRADED or graded.total < possible:
+        raise SystemExit(f"The answer key scores {graded.total:g} of {possible:g} under the grader "
+                         f"({graded.status}: {graded.message}). Nothing was graded: fix the key, the checks "
+                         f"or the environment first.")
+    marker.write_text(expected)
+
+
+def _chown_tree(folder: Path, uid: int) -> None:
+    for path in [folder, *folder.rglob("*")]:
+        if not path.is_symlink():
+            os.chown(path, uid, uid)
+
+
+# The score table -------------------------------------------------------------------------------
+
+def display_name(name: str) -> str:
+    """A file name as the table shows it: undecodable bytes escaped, formulas defused."""
+    text = os.fsencode(name).decode("utf-8", "backslashreplace")
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def stored_name(shown: str) -> str:
+    return shown[1:] if shown[:1] == "'" and shown[1:2] in ("=", "+", "-", "@", "\t", "\r") else shown
+
+
+def entries(folder: Path, out: Path):
+    """(name, kind) for everything in the folder, sorted; kind is "submission" or a MESSAGES key."""
+    found = []
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        path = Path(entry.path)
+        if path == out or path.name.startswith(out.name + "."):
+            continue
+        if entry.is_symlink():
+            kind = "link"
+        elif entry.is_dir(follow_symlinks=False):
+            kind = "folder"
+        elif entry.name.startswith("."):
+            kind = "dotfile"
+        elif not entry.is_file(follow_symlinks=False):
+            kind = "not a file"
+        else:
+            kind = "submission"
+        found.append((entry.name, kind))
+    return found
+
+
+def read_table(out: Path, columns: list[str]) -> dict[str, dict]:
+    if not out.exists():
+        return {}
+    with open(out, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames != columns:
+            print(f"{out} has other columns than this exercise's questions: starting a new table")
+            return {}
+        return {stored_name(row["submission"]): row for row in reader if row["submission"] != "(points possible)"}
+
+
+def write_table(out: Path, columns: list[str], points: dict[str, float], rows: dict[str, dict]) -> None:
+    """The whole table, written to a temporary file and moved into place: never half written."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerow({"submission": "(points possible)", **{q: f"{p:g}" for q, p in points.items()},
+                     "total": f"{sum(points.values()):g}", "status": "", "message": ""})
+    for name in sorted(rows):
+        writer.writerow({**rows[name], "submission": display_name(name)})
+    handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    with os.fdopen(handle, "w", encoding="utf-8", newline="") as f:
+        f.write(buffer.getvalue())
+        f.flush()
+        os.fsync(f.fileno())
+    os.chmod(temporary, 0o644)
+    os.replace(temporary, out)
+
+
+def make_runner(unisolated: bool, readable: list[Path], env: dict[str, str]):
+    if unisolated:
+        return sandbox.Unisolated(readable, env=env)
+    problem = sandbox.problem()
     if problem:
-        row["message"] = "; ".join([problem, *notes])
-        return row
-    notes = cell_errors(results) + notes
-    for question in questions:
-        row[question] = float(results.get_score(question))
-        failures = failed_check_messages(results, question)
-        if failures:
-            notes.append(f"{question}: " + "; ".join(dict.fromkeys(failures)))
-    row["total"] = sum(row[q] for q in questions)
-    row["status"] = "graded"
-    row["message"] = "; ".join(notes) if notes else "all checks passed"
-    return row
+        raise SystemExit(f"Refusing to grade: {problem}")
+    return sandbox.Sandbox(readable, env=env)
+
+
+def sandbox_environment() -> dict[str, str]:
+    return {
+        "PYTHONPYCACHEPREFIX": "{grader}/pycache",  # the answer key's compiled files, read-only
+        "XDG_CACHE_HOME": "{home}/.cache",
+        "IPYTHONDIR": "{tmp}/ipython",
+        "JUPYTER_PLATFORM_DIRS": "1",
+        "JUPYTER_RUNTIME_DIR": "{tmp}/jupyter-runtime",
+        "JUPYTER_DATA_DIR": "{tmp}/jupyter-data",
+        "JUPYTER_CONFIG_DIR": "{tmp}/jupyter-config",
+        "PYTENSOR_FLAGS": "base_compiledir={tmp}/pytensor",
+        "NUMBA_CACHE_DIR": "{tmp}/numba",
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        "OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "NUMBA_NUM_THREADS": "2",
+    }
+
+
+def readable_roots() -> list[Path]:
+    """This Python's installation, and the helper package's source folder if installed editable."""
+    import importlib.util
+
+    roots = sandbox.python_roots()
+    spec = importlib.util.find_spec("hierarchical_helpers")
+    if spec is not None and spec.origin:
+        package = Path(spec.origin).resolve().parent
+        if not any(package.is_relative_to(root) for root in roots):
+            roots.append(package)
+    return roots
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("exercise")
     parser.add_argument("submissions", type=Path)
-    parser.add_argument("--out", type=Path, default=None, help="CSV file (default: SUBMISSIONS/../scores-EXERCISE.csv)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="score table (default: SUBMISSIONS-EXERCISE-scores.csv beside the folder)")
     parser.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="seconds allowed per submission")
-    parser.add_argument("--fresh", action="store_true", help="regrade submissions already in the CSV")
+    parser.add_argument("--fresh", action="store_true", help="regrade every submission, even final rows")
+    parser.add_argument("--jobs", type=int, default=1, help="submissions graded at the same time (default 1)")
+    parser.add_argument("--unisolated", action="store_true",
+                        help="run submissions WITHOUT a sandbox, with your user's full access (trusted work only)")
     args = parser.parse_args(argv)
-    if not args.submissions.is_dir():
+    from book_layout import ROOT
+
+    folder = args.submissions.resolve()
+    if not folder.is_dir():
         raise SystemExit(f"{args.submissions} is not a folder of submitted notebooks.")
-    out = args.out or args.submissions.parent / f"scores-{args.exercise}.csv"
-    autograder = build_autograder(args.exercise)
-    questions = question_names(args.exercise)
-    max_points = {q: float(ns) for q, ns in ((q, _question_points(args.exercise, q)) for q in questions)}
-    columns = ["submission", *questions, "total", "status", "message"]
+    out = (args.out or folder.parent / f"{folder.name}-{args.exercise}-scores.csv").resolve()
+    exercise = Exercise.from_repository(args.exercise, ROOT)
+    if args.unisolated:
+        print("=" * 78 + "\nUNISOLATED: submissions run WITHOUT a sandbox, as your user, able to read and change\n"
+              "anything you can, the answer keys and this score table included. Use it only for\n"
+              "notebooks you trust.\n" + "=" * 78, flush=True)
+    runner = make_runner(args.unisolated, readable_roots(), sandbox_environment())
+    cache = ROOT / "_build" / "grader-cache"
+    os.environ["PYTHONPYCACHEPREFIX"] = str(cache / "pycache")  # the checking processes share the cache
+    grader = Grader(exercise, runner, args.timeout, cache=cache)
+    verify_answer_key(grader)
 
-    done = set()
-    if out.exists() and not args.fresh:
-        with open(out, newline="") as f:
-            done = {row["submission"] for row in csv.DictReader(f)}
-    elif out.exists():
-        out.unlink()
-    new_file = not out.exists()
-    submissions = sorted(p for p in args.submissions.iterdir() if p.is_file() and not p.name.startswith("."))
-    with open(out, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        if new_file:
-            writer.writeheader()
-            writer.writerow({"submission": "(points possible)", **max_points,
-                             "total": sum(max_points.values()), "status": "", "message": ""})
-        for submission in submissions:
-            if submission.name in done:
-                print(f"{submission.name}: already graded, skipped")
-                continue
-            row = grade_one(submission, args.exercise, autograder, questions, args.timeout)
-            writer.writerow(row)
-            f.flush()  # a row on disk is never lost, even if the batch is interrupted
-            print(f"{submission.name}: {row['total']:g} points, {row['message']}")
+    columns = ["submission", *grader.questions, "total", "status", "message"]
+    rows = {} if args.fresh else read_table(out, columns)
+    todo = []
+    for name, kind in entries(folder, out):
+        previous = rows.get(name)
+        if previous is not None and previous["status"] not in TRANSIENT:
+            print(f"{display_name(name)}: already graded, skipped")
+        else:
+            todo.append((name, kind))
+    slots = queue.Queue()
+    for slot in range(max(1, args.jobs)):
+        slots.put(slot)
+
+    def grade_entry(name: str, kind: str) -> Graded:
+        if kind != "submission":
+            return Graded({q: 0.0 for q in grader.questions}, NOT_GRADED, [message(kind)])
+        slot = slots.get()
+        try:
+            return grader.grade(folder / name, slot=slot)
+        except Exception as error:  # noqa: BLE001 - a grader bug must not stop the batch
+            print(f"{display_name(name)}: grader error {error!r}", file=sys.stderr)
+            return Graded({q: 0.0 for q in grader.questions}, GRADER_ERROR, [message("grader failed")])
+        finally:
+            slots.put(slot)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = {pool.submit(grade_entry, name, kind): name for name, kind in todo}
+        for future in concurrent.futures.as_completed(futures):
+            name, graded = futures[future], future.result()
+            rows[name] = {"submission": name, **{q: f"{s:g}" for q, s in graded.scores.items()},
+                          "total": f"{graded.total:g}", "status": graded.status, "message": graded.message}
+            write_table(out, columns, grader.points, rows)  # only this thread writes the table
+            print(f"{display_name(name)}: {graded.total:g} points, {graded.status}: {graded.message}", flush=True)
+    write_table(out, columns, grader.points, rows)
     print(f"Scores written to {out}")
+    if args.unisolated:
+        print("UNISOLATED run: these submissions were not sandboxed.")
     return 0
-
-
-def _question_points(exercise: str, question: str) -> float:
-    namespace = {}
-    source = (ROOT / "solutions" / "tests" / exercise / f"{question}.py").read_text()
-    for line in source.splitlines():
-        if line.startswith("points = "):
-            exec(line, namespace)  # noqa: S102 - our own generated file
-    return namespace.get("points", 0)
 
 
 if __name__ == "__main__":

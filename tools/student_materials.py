@@ -5,13 +5,16 @@ Usage: python tools/student_materials.py   (run by `make exercises`)
 The source is a MyST notebook with the questions, the solutions and the checks:
   * code cells tagged `solution` hold solution code; their `student` metadata is what the
     student gets instead (usually `answer = ...`);
-  * markdown cells tagged `solution` hold written solutions (in a dropdown on the website);
+  * markdown cells tagged `solution` hold written solutions, each cell one dropdown and nothing
+    else (a `+++` cell break must follow it, or the text after it would vanish with it);
   * raw cells with `test: <question>` metadata hold one otter-grader test case each, a
     function whose arguments are the notebook variables it checks; `hidden: true` keeps it
     out of every student product; `points` sets its weight;
   * code cells tagged `check` run the public checks (`grader.check("q1")`);
-  * the code cell tagged `colab-setup` is replaced, in the student notebook, by one that also
-    downloads the public checks on Colab.
+  * the code cell tagged `colab-setup` is replaced, in the student notebook, by the set-up cell of
+    tools/colab_setup.py (the chapters' packages, the few that `otter.Notebook(...).check` needs,
+    and the download of the exercise's public checks from the public repository at the release
+    tag v<version of pyproject.toml>).
 
 Products (all committed except the autograder, which is built by tools/grade.py):
   exercises/<name>.ipynb          student notebook: no solution code, text, output or hidden check
@@ -19,6 +22,7 @@ Products (all committed except the autograder, which is built by tools/grade.py)
   solutions/tests/<name>/q*.py    public and hidden checks: the answer key and the autograder
   solutions/<name>.ipynb          the answer key, executed by `make notebooks`
 """
+import re
 import shutil
 import sys
 from collections import defaultdict
@@ -28,7 +32,8 @@ import jupytext
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from book_layout import ROOT, exercise_sources, repository  # noqa: E402
+import colab_setup  # noqa: E402
+from book_layout import ROOT, exercise_sources  # noqa: E402
 
 ANSWER_PLACEHOLDER = "*Type your answer here, replacing this text.*"
 STUDENT_METADATA = {
@@ -63,20 +68,25 @@ def test_file(question: str, cases: list) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def colab_cell(name: str, setup_source: str, public_files: list[str]) -> str:
-    url, branch = repository()
-    raw = url.replace("https://github.com/", "https://raw.githubusercontent.com/") + f"/{branch}"
-    download = [
-        "    # The public checks of this exercise, which `grader.check` reads.",
-        "    import pathlib",
-        "    import urllib.request",
-        "",
-        f'    checks = pathlib.Path("tests/{name}")',
-        "    checks.mkdir(parents=True, exist_ok=True)",
-        f"    for check in {public_files!r}:",
-        f'        urllib.request.urlretrieve(f"{raw}/exercises/tests/{name}/{{check}}", checks / check)',
-    ]
-    return setup_source.rstrip() + "\n" + "\n".join(download)
+def colab_cell(nb, name: str, public_files: list[str]) -> str:
+    """The student notebook's Colab set-up: tools/colab_setup.py's cell for the exercise's code
+    (solutions included, so that whatever a solution imports is installed), with the packages
+    `grader.check` needs and the download of the public checks from the release tag."""
+    return colab_setup.setup_cell(colab_setup.notebook_code(nb), checks=(name, public_files))
+
+
+def check_solution_text(cell, name: str) -> None:
+    """A markdown cell tagged `solution` must be one dropdown and nothing else: whatever follows the
+    dropdown in the same cell (a question's prompt, typically) would be dropped with it."""
+    lines = cell.source.strip().splitlines()
+    opening = re.match(r"^(:{3,}|`{3,})\{dropdown\}", lines[0]) if lines else None
+    fence = opening.group(1) if opening else None
+    if not opening or lines[-1].strip() != fence or any(line.strip() == fence for line in lines[1:-1]):
+        first = next((line for line in lines if line.strip()), "")[:60]
+        raise SystemExit(
+            f"exercises/{name}.md: the markdown cell tagged `solution` that starts `{first}` holds more than "
+            "its dropdown. Put a `+++` line right after the dropdown's closing fence, so that the text after "
+            "it is a cell of its own and reaches the student notebook.")
 
 
 def student_notebook(nb, name: str, public_files: list[str]):
@@ -89,10 +99,10 @@ def student_notebook(nb, name: str, public_files: list[str]):
             source = cell.metadata.get("student", "# Your code here\n...").rstrip()
             cells.append(nbformat.v4.new_code_cell(source, metadata={"tags": ["answer"]}))
         elif cell.cell_type == "markdown" and "solution" in tags:
+            check_solution_text(cell, name)
             cells.append(nbformat.v4.new_markdown_cell(ANSWER_PLACEHOLDER, metadata={"tags": ["answer"]}))
         elif cell.cell_type == "code" and "colab-setup" in tags:
-            cells.append(nbformat.v4.new_code_cell(colab_cell(name, cell.source, public_files),
-                                                   metadata={"tags": ["colab-setup"]}))
+            cells.append(nbformat.v4.new_code_cell(colab_cell(nb, name, public_files), metadata={"tags": ["colab-setup"]}))
         elif cell.cell_type == "code":
             kept = [t for t in tags if t == "check"]
             cells.append(nbformat.v4.new_code_cell(cell.source, metadata={"tags": kept} if kept else {}))

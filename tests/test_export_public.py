@@ -1,0 +1,67 @@
+"""The public export (`make public`): everything students may see, and nothing else."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from book_layout import ROOT, exercise_sources, repository
+import export_public
+import published
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    out = tmp_path_factory.mktemp("public") / "public"
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "export_public.py"), "--out", str(out)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
+
+
+def test_the_export_holds_exactly_the_public_products(exported):
+    files = {p.relative_to(exported).as_posix() for p in exported.rglob("*") if p.is_file()}
+    names = [s.stem for s in exercise_sources()]
+    expected = {"README.md", "pyproject.toml", "environment.yml", "postBuild"}
+    expected |= {f"chapters/{p.name}" for p in (ROOT / "chapters").iterdir() if p.suffix in (".md", ".ipynb")}
+    expected |= {f"exercises/{n}.ipynb" for n in names}
+    expected |= {f"exercises/tests/{n}/{p.name}" for n in names for p in (ROOT / "exercises" / "tests" / n).glob("q*.py")}
+    expected |= {f"hierarchical_helpers/{p.name}" for p in (ROOT / "hierarchical_helpers").glob("*.py")}
+    assert files == expected
+    assert not any(f.startswith(("solutions/", "tools/", "tests/")) or (f.startswith("exercises/") and f.endswith(".md"))
+                   for f in files)
+
+
+def test_no_solution_or_hidden_check_is_published(exported):
+    secrets = published.all_secrets()
+    assert secrets
+    # The search works: it finds the secrets where they are meant to be.
+    assert any(s in source.read_text() for source in exercise_sources() for s in secrets)
+    assert any(s in p.read_text() for p in (ROOT / "solutions" / "tests").rglob("q*.py") for s in secrets)
+    leaks = [(p.name, s) for p in exported.rglob("*") if p.is_file() for s in secrets if s in p.read_text(errors="replace")]
+    assert not leaks, leaks[:5]
+    assert "hidden=True" not in "".join(p.read_text() for p in exported.rglob("*.py"))
+
+
+def test_the_committed_student_products_hold_no_secret():
+    """Student notebooks and public checks, as committed (what the export copies)."""
+    secrets = published.all_secrets()
+    for source in exercise_sources():
+        products = [source.with_suffix(".ipynb"), *(ROOT / "exercises" / "tests" / source.stem).glob("q*.py")]
+        for path in products:
+            text = path.read_text()
+            assert not [s for s in secrets if s in text], path
+
+
+def test_the_export_refuses_to_finish_with_a_leak(tmp_path):
+    shutil.copytree(ROOT / "solutions" / "tests" / "shrinkage-arithmetic", tmp_path / "checks")
+    assert export_public.leaks(tmp_path)
+
+
+def test_the_student_readme_points_to_the_release(exported):
+    url, _ = repository()
+    readme = (exported / "README.md").read_text()
+    tag = export_public.release_tag()
+    assert f"{url.removeprefix('https://github.com/')}/blob/{tag}/" in readme and "solutions are not part" in readme

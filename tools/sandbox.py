@@ -1,0 +1,418 @@
+"""Run an untrusted command in a bubblewrap sandbox: what the grader runs each submission in.
+
+The sandbox sees a read-only system (/usr and a few files of /etc), this Python installation
+read-only (the virtual environment, the interpreter it was made from and, for an editable
+install, the helper package's source folder), and nothing else of the machine: not the
+repository, the answer keys, the hidden checks, other submissions or the score table. What it
+may write is in memory and private to it: its home folder (holding a copy of the submission), /tmp
+and /dev/shm, each of a bounded size. It has no network (a loopback interface only), its own
+process, IPC and host-name namespaces, and a new session. Its processes run as an unprivileged
+user with no capabilities and `no_new_privs`, under limits on address space, processes, CPU
+time, file size and open files; a watchdog outside adds a wall-clock limit and a limit on the
+memory of the whole process tree. When the command ends, fails or is stopped, every process of
+the sandbox is killed: the sandbox is a PID namespace whose first process is killed with it.
+
+Two ways to get there, chosen automatically:
+  * run as root (CI, Gradescope): bubblewrap builds the sandbox as root (so it can read a Python
+    installed under /root), and before anything else runs, `setpriv` switches to the dedicated
+    user SANDBOX_UID (default 65432, or $GRADER_SANDBOX_UID), which owns nothing on the machine;
+  * run as an ordinary user (an instructor's laptop): bubblewrap makes a user namespace, which
+    also forbids further user namespaces inside (--disable-userns); the processes keep the
+    instructor's user id outside the sandbox, and the mount namespace is what hides their files.
+
+This module uses only the standard library.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BWRAP = os.environ.get("GRADER_BWRAP") or "bwrap"
+SANDBOX_UID = int(os.environ.get("GRADER_SANDBOX_UID", "65432"))
+HOME = "/home/student"  # the submission's working folder inside the sandbox
+GRADER_DIR = "/grader"  # the grader's own read-only files inside the sandbox
+INSTALL_HINT = ("Install bubblewrap (Debian/Ubuntu: `sudo apt-get install -y bubblewrap`; Fedora: "
+                "`sudo dnf install bubblewrap`), or grade without isolation, trusting every submission, "
+                "with UNISOLATED=1 (`--unisolated`).")
+GIB = 1 << 30
+MIB = 1 << 20
+
+
+@dataclasses.dataclass
+class Limits:
+    memory: int = 4 * GIB  # address space per process, and resident memory of the whole tree
+    processes: int = 256  # processes and threads of the sandbox's user
+    file_size: int = 256 * MIB  # largest file a process may write (also caps the output)
+    home_size: int = 256 * MIB  # the writable home folder, in memory
+    tmp_size: int = 512 * MIB  # /tmp, in memory
+    shm_size: int = 64 * MIB  # /dev/shm, in memory
+    open_files: int = 1024
+
+
+@dataclasses.dataclass
+class Result:
+    returncode: int | None  # None when the sandbox was stopped
+    output: bytes  # the command's standard output (at most Limits.file_size)
+    log: str  # the end of its standard error, for the instructor's diagnosis only
+    seconds: float
+    timed_out: bool = False
+    out_of_memory: bool = False
+    start_failed: bool = False
+
+
+def python_roots() -> list[Path]:
+    """Folders this interpreter needs: its environment and the installation it was made from."""
+    roots = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
+    return sorted(roots)
+
+
+def _place(text: str, **places: str) -> str:
+    """`{home}`, `{grader}` and `{tmp}` in a command or environment value, replaced (nothing else)."""
+    for name, path in places.items():
+        text = text.replace("{" + name + "}", path)
+    return text
+
+
+def _merged_usr() -> bool:
+    return all(Path(p).is_symlink() for p in ("/bin", "/lib"))
+
+
+def _memfd(name: str, data: bytes) -> int:
+    fd = os.memfd_create(name, 0)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _user_files(uid: int, gid: int) -> dict[str, bytes]:
+    return {
+        "/etc/passwd": f"root:x:0:0:root:/root:/usr/sbin/nologin\nstudent:x:{uid}:{gid}:student:{HOME}:/bin/sh\n"
+                       f"nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n".encode(),
+        "/etc/group": f"root:x:0:\nstudent:x:{gid}:\nnogroup:x:65534:\n".encode(),
+        "/etc/hosts": b"127.0.0.1 localhost sandbox\n::1 localhost\n",
+    }
+
+
+class _Runner:
+    """What the sandbox and the unisolated runner share: limits, supervision, clean-up."""
+
+    isolated = True
+
+    def __init__(self, readable: list[Path], limits: Limits | None = None, env: dict[str, str] | None = None):
+        self.readable = sorted({Path(p).resolve() for p in readable})
+        self.limits = limits or Limits()
+        self.env = env or {}
+        self.as_root = os.geteuid() == 0
+
+    def _environment(self, home: str, grader: str, tmp: str) -> dict[str, str]:
+        env = {"PATH": f"{Path(sys.prefix)}/bin:/usr/bin:/bin", "HOME": home, "USER": "student",
+               "LOGNAME": "student", "LANG": "C.UTF-8", "TMPDIR": tmp, **self.env}
+        return {key: _place(value, home=home, grader=grader, tmp=tmp) for key, value in env.items()}
+
+    def _preexec(self, extra_processes: int, cpu_seconds: int):
+        limits = self.limits
+
+        def apply():
+            os.setsid()
+            os.umask(0o022)  # what the sandbox's own files and folders are created with
+            for kind, value in ((resource.RLIMIT_AS, limits.memory), (resource.RLIMIT_FSIZE, limits.file_size),
+                                (resource.RLIMIT_NOFILE, limits.open_files), (resource.RLIMIT_CORE, 0),
+                                (resource.RLIMIT_CPU, cpu_seconds),
+                                (resource.RLIMIT_NPROC, limits.processes + extra_processes)):
+                resource.setrlimit(kind, (value, value))
+        return apply
+
+    def _supervise(self, args: list[str], *, timeout: float, fds: list[int], cwd: str | None,
+                   env: dict[str, str] | None, private: Path, extra_processes: int) -> Result:
+        out_path, err_path = private / "out", private / "err"
+        started = time.monotonic()
+        cpu_seconds = int(timeout) * (os.cpu_count() or 1) + 60
+        try:
+            with open(out_path, "wb") as out, open(err_path, "wb") as err:
+                process = subprocess.Popen(
+                    args, stdin=subprocess.DEVNULL, stdout=out, stderr=err, pass_fds=fds, close_fds=True,
+                    # CPU time is a backstop only (the wall clock is the limit): all cores, all the time.
+                    cwd=cwd, env=env, preexec_fn=self._preexec(extra_processes, cpu_seconds),
+                )
+        except OSError as error:
+            return Result(None, b"", f"could not start {args[0]}: {error}", 0.0, start_failed=True)
+        finally:
+            for fd in fds:
+                os.close(fd)
+        watch = _Watchdog(process.pid, self.limits.memory)
+        timed_out = out_of_memory = False
+        while process.poll() is None:
+            time.sleep(0.2)
+            if time.monotonic() - started > timeout:
+                timed_out = True
+            elif watch.memory() > self.limits.memory:
+                out_of_memory = True
+            if timed_out or out_of_memory:
+                break
+        watch.kill_all()
+        process.wait()
+        output = out_path.read_bytes()[: self.limits.file_size]
+        log = err_path.read_bytes()[-8000:].decode(errors="replace")
+        return Result(None if (timed_out or out_of_memory) else process.returncode, output, log,
+                      time.monotonic() - started, timed_out=timed_out, out_of_memory=out_of_memory)
+
+
+class Sandbox(_Runner):
+    """One configuration of the sandbox; `run` starts a fresh one for each command."""
+
+    def run(self, command: list[str], *, timeout: float, home_files: dict[str, bytes] | None = None,
+            grader_files: dict[str, bytes] | None = None, binds: dict[str, tuple[Path, bool]] | None = None,
+            slot: int = 0) -> Result:
+        """Run `command` in a fresh sandbox, with `home_files` copied into its home folder.
+
+        `grader_files` appear read-only in /grader; `binds` maps a path inside to an outside
+        folder and whether it is writable (only ever for the grader's own trusted warm-up).
+        `{home}`, `{grader}` and `{tmp}` in the command and the environment name those folders.
+        Never raises for anything the command does; Result.start_failed says the sandbox itself
+        could not be made. Sandboxes running at the same time use different `slot`s: as root, each
+        slot has its own user (SANDBOX_UID + slot), so one sandbox's processes never count against
+        another's limit.
+        """
+        uid = gid = SANDBOX_UID + slot
+        if not self.as_root:
+            uid, gid = os.getuid(), os.getgid()
+        extra = 0 if self.as_root else _process_count(os.getuid())
+        fds: list[int] = []
+        info_read, info_write = os.pipe()
+        fds.append(info_write)
+        binds = binds or {}
+        places = {"home": HOME, "grader": GRADER_DIR, "tmp": "/tmp"}
+        with tempfile.TemporaryDirectory(prefix="sandbox-") as private:
+            try:
+                args = self._arguments(fds, home_files or {}, grader_files or {}, binds, uid, gid)
+                args[1:1] = ["--info-fd", str(info_write)]
+                writable = [inside for inside, (_, can_write) in binds.items() if can_write]
+                args += self._drop_privileges(uid, gid, [HOME, *writable]) or ["--"]
+                args += [_place(part, **places) for part in command]
+            except OSError as error:
+                for fd in fds:
+                    os.close(fd)
+                os.close(info_read)
+                return Result(None, b"", f"could not prepare the sandbox: {error}", 0.0, start_failed=True)
+            result = self._supervise(args, timeout=timeout, fds=fds, cwd=None, env=None, private=Path(private),
+                                     extra_processes=extra)
+        with os.fdopen(info_read, "rb") as info:
+            result.start_failed = result.start_failed or (b"child-pid" not in info.read(4096) and not result.timed_out)
+        return result
+
+    def _arguments(self, fds: list[int], home_files: dict[str, bytes], grader_files: dict[str, bytes],
+                   binds: dict[str, tuple[Path, bool]], uid: int, gid: int) -> list[str]:
+        limits = self.limits
+        args = [BWRAP, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc", "--unshare-net",
+                "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox"]
+        if not self.as_root:
+            args += ["--unshare-user", "--disable-userns"]
+        args += ["--clearenv"]
+        for key, value in self._environment(HOME, GRADER_DIR, "/tmp").items():
+            args += ["--setenv", key, value]
+        # bubblewrap makes missing parent folders of a mount point as private as the mounted
+        # file's mode; every folder on the way is made explicitly, world-readable, instead.
+        made = set()
+
+        def folders(path: str) -> list[str]:
+            made_now = []
+            for parent in reversed(Path(path).parents[:-1]):
+                if str(parent) not in made:
+                    made.add(str(parent))
+                    made_now += ["--perms", "0755", "--dir", str(parent)]
+            return made_now
+
+        args += ["--ro-bind", "/usr", "/usr"]
+        if _merged_usr():
+            for name in ("bin", "lib", "lib64", "sbin"):
+                if Path(f"/{name}").is_symlink():
+                    args += ["--symlink", os.readlink(f"/{name}"), f"/{name}"]
+        else:
+            for name in ("/bin", "/lib", "/lib64", "/sbin"):
+                if Path(name).is_dir():
+                    args += ["--ro-bind", name, name]
+        for name in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
+                     "/etc/localtime", "/etc/nsswitch.conf", "/etc/fonts"):
+            if Path(name).exists():
+                args += folders(name) + ["--ro-bind", name, name]
+
+        def data(path: str, content: bytes, flag: str, perms: str):
+            fd = _memfd(Path(path).name, content)
+            fds.append(fd)
+            return folders(path) + ["--perms", perms, flag, str(fd), path]
+
+        for path, content in _user_files(uid, gid).items():
+            args += data(path, content, "--ro-bind-data", "0444")
+        args += ["--proc", "/proc", "--dev", "/dev"]
+        args += ["--perms", "1777", "--size", str(limits.tmp_size), "--tmpfs", "/tmp"]
+        args += ["--perms", "1777", "--size", str(limits.shm_size), "--tmpfs", "/dev/shm"]
+        args += folders(HOME) + ["--perms", "0700", "--size", str(limits.home_size), "--tmpfs", HOME]
+        made.add(HOME)
+        for root in self.readable:
+            args += folders(str(root)) + ["--ro-bind", str(root), str(root)]
+        for relative in sorted(home_files):
+            args += data(str(Path(HOME) / relative), home_files[relative], "--file", "0644")
+        for name in sorted(grader_files):
+            args += data(f"{GRADER_DIR}/{name}", grader_files[name], "--ro-bind-data", "0444")
+        for inside, (outside, can_write) in sorted(binds.items()):
+            args += folders(inside) + ["--bind" if can_write else "--ro-bind", str(outside), inside]
+        args += ["--remount-ro", "/", "--chdir", HOME]
+        return args
+
+    def _drop_privileges(self, uid: int, gid: int, folders: list[str]) -> list[str]:
+        """Inside the sandbox, as root: give the home folder to the sandbox user, then become it."""
+        if not self.as_root:
+            return []
+        script = (f'chown -R {uid}:{gid} {" ".join(folders)} && exec setpriv --reuid={uid} --regid={gid} '
+                  '--clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- "$@"')
+        return ["--cap-add", "CAP_CHOWN", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+                "--", "/bin/sh", "-c", script, "sandbox"]
+
+
+class Unisolated(_Runner):
+    """The same run without a sandbox, for an instructor who asks for it (UNISOLATED=1).
+
+    The command runs as the grader's own user, with the same resource limits and time limit, in
+    a temporary folder, and its process group and every descendant seen are killed at the end.
+    Nothing else is hidden or protected: a submission can read and change anything that user can.
+    """
+
+    isolated = False
+
+    def run(self, command: list[str], *, timeout: float, home_files: dict[str, bytes] | None = None,
+            grader_files: dict[str, bytes] | None = None, binds: dict[str, tuple[Path, bool]] | None = None,
+            slot: int = 0) -> Result:
+        with tempfile.TemporaryDirectory(prefix="unisolated-") as private:
+            places = {name: str(Path(private) / name) for name in ("home", "grader", "tmp")}
+            for folder in places.values():
+                Path(folder).mkdir()
+            for relative, content in (home_files or {}).items():
+                target = Path(places["home"]) / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(content)
+            for name, content in (grader_files or {}).items():
+                (Path(places["grader"]) / name).write_bytes(content)
+            for inside, (outside, _) in (binds or {}).items():
+                for name, place in ((HOME, "home"), (GRADER_DIR, "grader")):
+                    if inside.startswith(name + "/"):
+                        link = Path(places[place]) / inside[len(name) + 1:]
+                        link.parent.mkdir(parents=True, exist_ok=True)
+                        link.symlink_to(outside)
+            env = self._environment(places["home"], places["grader"], places["tmp"])
+            args = [_place(part, **places) for part in command]
+            return self._supervise(args, timeout=timeout, fds=[], cwd=places["home"], env=env,
+                                   private=Path(private), extra_processes=_process_count(os.getuid()))
+
+
+class _Watchdog:
+    """Every process descended from the sandbox's first process, remembered as they appear."""
+
+    def __init__(self, root: int, memory_limit: int):
+        self.root = root
+        self.memory_limit = memory_limit
+        self.seen: dict[int, str] = {}  # pid -> start time, so that a reused pid is never killed
+        self.page = os.sysconf("SC_PAGE_SIZE")
+        self.proportional = (0.0, 0)  # (when, value) of the last PSS sum: reading it is slow
+
+    def _tree(self) -> list[int]:
+        children: dict[int, list[int]] = {}
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            stat = _stat(int(entry.name))
+            if stat:
+                children.setdefault(stat[0], []).append(int(entry.name))
+        found, queue = [], [self.root]
+        while queue:
+            pid = queue.pop()
+            found.append(pid)
+            queue.extend(children.get(pid, []))
+        for pid in found:
+            stat = _stat(pid)
+            if stat:
+                self.seen.setdefault(pid, stat[1])
+        return found
+
+    def memory(self) -> int:
+        """Resident memory of the tree; shared pages are counted once each (PSS) when it matters."""
+        pids = self._tree()
+        resident = 0
+        for pid in pids:
+            try:
+                resident += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * self.page
+            except (OSError, IndexError, ValueError):
+                pass
+        if resident <= self.memory_limit:
+            return resident
+        # Forked processes share most pages, which resident sizes count in each; the proportional
+        # set size counts them once. It is slow to read for many processes: at most every 2 s.
+        if time.monotonic() - self.proportional[0] < 2:
+            return self.proportional[1]
+        proportional = 0
+        for pid in pids:
+            try:
+                for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                    if line.startswith("Pss:"):
+                        proportional += int(line.split()[1]) * 1024
+            except (OSError, ValueError):
+                pass
+        self.proportional = (time.monotonic(), proportional)
+        return proportional
+
+    def kill_all(self) -> None:
+        self._tree()
+        try:
+            os.killpg(self.root, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        for pid, start in self.seen.items():
+            stat = _stat(pid)
+            if stat and stat[1] == start:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+
+def _stat(pid: int) -> tuple[int, str] | None:
+    """(parent pid, start time) of a process, or None if it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rfind(")") + 2:].split()
+    return int(fields[1]), fields[19]
+
+
+def _process_count(uid: int) -> int:
+    """Processes and threads of a user now (RLIMIT_NPROC counts them all)."""
+    count = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    count += len(os.listdir(f"/proc/{entry.name}/task"))
+            except OSError:
+                pass
+    return count
+
+
+def problem() -> str | None:
+    """Why sandboxes cannot be made here (None when they can): bubblewrap missing or refused."""
+    if shutil.which(BWRAP) is None:
+        return f"bubblewrap ({BWRAP}) is not installed. {INSTALL_HINT}"
+    result = Sandbox(python_roots()).run([sys.executable, "-c", "print('ok')"], timeout=60)
+    if result.output.strip() != b"ok":
+        return (f"bubblewrap is installed but could not make a sandbox here ({result.log.strip()[-300:]}). "
+                f"{INSTALL_HINT}")
+    return None
