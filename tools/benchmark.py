@@ -31,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from book_layout import ROOT, executed_notebook, notebook_sources  # noqa: E402
+from book_layout import ROOT, executed_notebook, kernels_run_this_python, notebook_sources  # noqa: E402
 
 OUT = ROOT / "benchmarks"
 CACHES = ROOT / "_build" / "benchmark"
@@ -79,10 +79,11 @@ print(json.dumps(runs))
 
 
 def cold_environment(cache: Path) -> dict:
-    """Environment variables that point every compile cache at `cache` (emptied first)."""
+    """Environment variables that point every compile cache at `cache`, emptied first: PyTensor's
+    base directory holds both its C and its Numba caches, and Numba's own cache holds nutpie's."""
     shutil.rmtree(cache, ignore_errors=True)
     (cache / "numba").mkdir(parents=True)
-    return {**os.environ, "PYTENSOR_FLAGS": f"compiledir={cache / 'pytensor'}", "NUMBA_CACHE_DIR": str(cache / "numba")}
+    return {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={cache / 'pytensor'}", "NUMBA_CACHE_DIR": str(cache / "numba")}
 
 
 def execute(source: Path, env: dict) -> dict:
@@ -187,6 +188,7 @@ def main(argv=None):
     parser.add_argument("--only", nargs="+", metavar="NOTEBOOK",
                         help="measure only these notebooks (e.g. chapters/eight-schools.md), keeping the other results")
     args = parser.parse_args(argv)
+    kernels_run_this_python()
     previous = OUT / "results.json"
     report = json.loads(previous.read_text()) if previous.exists() else {}
     report.update(machine=f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",

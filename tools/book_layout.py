@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+import sys
 from pathlib import Path
 
 import yaml
@@ -16,6 +17,18 @@ import yaml
 ROOT = Path(os.environ.get("BOOK_ROOT") or Path(__file__).resolve().parent.parent)
 NOTEBOOK_DIRS = ("chapters", "exercises", "solutions")
 FIGURE_MIME = "image/png"
+
+
+def kernels_run_this_python() -> None:
+    """Make the kernel named "python3" the one of the environment running this tool.
+
+    `make` sets JUPYTER_PATH for this; a tool run by hand (`.venv/bin/python tools/...`) would
+    otherwise start whatever "python3" kernel the machine registered elsewhere, with other packages.
+    """
+    here = str(Path(sys.prefix) / "share" / "jupyter")
+    paths = os.environ.get("JUPYTER_PATH", "").split(os.pathsep)
+    if here not in paths:
+        os.environ["JUPYTER_PATH"] = os.pathsep.join([here, *filter(None, paths)])
 
 
 def toc_docnames(toc_path: Path = ROOT / "_toc.yml") -> list[str]:

@@ -15,7 +15,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from book_layout import ROOT, executed_notebook, notebook_sources  # noqa: E402
+from book_layout import ROOT, executed_notebook, kernels_run_this_python, notebook_sources  # noqa: E402
 
 CELL_TIMEOUT = 600  # seconds; a cold PyTensor compile of a first model takes tens of seconds
 
@@ -51,6 +51,7 @@ def failed_checks(nb: nbformat.NotebookNode) -> list[str]:
 
 
 def main(argv):
+    kernels_run_this_python()
     sources = [Path(a).resolve() for a in argv] or notebook_sources()
     failed = []
     for source in sources:
