@@ -99,8 +99,9 @@ def binder_environment() -> Path:
     return python
 
 
-def colab_requirements(setup_commands: list[str]) -> list[str]:
-    """Colab's preinstalled versions of the packages that matter and of everything the set-up
+def colab_requirements(setup_commands: list[str], imported=()) -> list[str]:
+    """Colab's preinstalled versions of the packages that matter, of the packages the notebooks
+    import (`imported`, top-level module names) that Colab has, and of everything the set-up
     commands' dependency trees contain that Colab has."""
     freeze = {}
     for line in COLAB_FREEZE.read_text().splitlines():
@@ -113,14 +114,14 @@ def colab_requirements(setup_commands: list[str]) -> list[str]:
         [str(UV), "pip", "compile", "--quiet", "--no-header", "--no-annotate", "--python-version", "3.13", "-"],
         input="\n".join(wanted), capture_output=True, text=True, check=True).stdout
     names = {re.sub(r"[-_.]+", "-", line.split("==")[0]).lower() for line in resolved.splitlines() if "==" in line}
-    names |= set(COLAB_PACKAGES)
+    names |= set(COLAB_PACKAGES) | {re.sub(r"[-_.]+", "-", module).lower() for module in imported}
     return sorted(freeze[name] for name in names if name in freeze)
 
 
-def colab_environment(name: str, setup_commands: list[str]) -> Path:
+def colab_environment(name: str, setup_commands: list[str], imported=()) -> Path:
     """A fresh Python 3.13 environment holding what Colab has preinstalled that matters here."""
     target = ENVIRONMENTS / f"colab-{name}"
-    requirements = colab_requirements(setup_commands)
+    requirements = colab_requirements(setup_commands, imported)
     python = _fresh_venv(target)
     _uv_install(python, *requirements, "--constraint", str(COLAB_FREEZE))
     # pip as Colab ships it, for the notebooks' %pip.

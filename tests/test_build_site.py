@@ -1,11 +1,12 @@
 """The website build (tools/build_site.py): built from the committed notebooks, never executing them."""
-import json
+import html
 import re
 import shutil
 import subprocess
 import sys
 import textwrap
 
+import jupytext
 import nbformat
 import pytest
 
@@ -64,3 +65,54 @@ def test_the_build_never_executes(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     page = (book / "_build" / "main" / "html" / "chapters" / "page.html").read_text()
     assert "stored output" in page
+
+
+def _visible_text(path):
+    raw = path.read_text(errors="replace")
+    if path.suffix == ".html":
+        return raw + "\n" + html.unescape(re.sub(r"<[^>]+>", "", raw))
+    return raw
+
+
+def _published_files(site):
+    return [p for p in site.rglob("*") if p.is_file() and p.suffix in {".html", ".md", ".ipynb", ".txt", ".js", ".json"}]
+
+
+def _hidden_check_lines():
+    """Lines of the hidden checks that appear nowhere a student may look."""
+    from export_public import public_text
+
+    public = public_text()
+    lines = set()
+    for source in exercise_sources():
+        for cell in jupytext.read(source).cells:
+            if cell.cell_type == "raw" and cell.metadata.get("hidden"):
+                lines |= {line.strip() for line in cell.source.splitlines()
+                          if len(line.strip()) >= 25 and line.strip() not in public}
+    return lines
+
+
+def test_the_main_site_publishes_no_hidden_check(built_site):
+    hidden = _hidden_check_lines()
+    assert hidden, "no distinctive hidden-check lines were found to search for"
+    leaks = {(str(p.relative_to(built_site)), line) for p in _published_files(built_site)
+             for line in hidden if line in _visible_text(p)}
+    assert not leaks, f"hidden-check text on the main website: {sorted(leaks)[:5]}"
+
+
+def test_the_student_site_publishes_no_solution_or_hidden_check():
+    from export_public import all_secrets
+
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "build_site.py"), "student"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    site = ROOT / "_build" / "student-site" / "html"
+    assert (site / "exercises" / "shrinkage-arithmetic.html").exists()
+    secrets = all_secrets()
+    # The search works: the main site's exercise pages, which show the solutions, are caught by it.
+    main_page = ROOT / "_build" / "html" / "exercises" / "shrinkage-arithmetic.html"
+    if main_page.exists():
+        assert any(s in _visible_text(main_page) for s in secrets)
+    leaks = {(str(p.relative_to(site)), s) for p in _published_files(site) for s in secrets if s in _visible_text(p)}
+    assert not leaks, f"solution text on the student website: {sorted(leaks)[:5]}"
+    assert not (site / "solutions").exists()

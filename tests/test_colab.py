@@ -29,6 +29,7 @@ import pytest
 
 from book_layout import ROOT, exercise_sources, repository
 from colab_setup import IMPORTED_AT_START, release
+from export_public import export
 from reader_environments import colab_environment, colab_kernel, setup_download_bytes
 
 pytestmark = pytest.mark.slow
@@ -45,12 +46,21 @@ def setup_commands(notebook: str) -> list[str]:
     return re.findall(r"^\s*%pip install (.*)$", cell.source, re.MULTILINE)
 
 
+def imported_modules(notebook: str) -> set[str]:
+    code = "\n".join(c.source for c in nbformat.read(ROOT / notebook, as_version=4).cells if c.cell_type == "code")
+    return set(re.findall(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", code, re.MULTILINE))
+
+
 def public_repository(target: Path) -> Path:
-    """A local stand-in for the book's public GitHub repository, tagged with the release."""
+    """A local stand-in for the book's public GitHub repository: what `make public` exports,
+    committed and tagged with the release the set-up cells name."""
     shutil.rmtree(target, ignore_errors=True)
-    subprocess.run(["git", "clone", "--quiet", "--bare", str(ROOT), str(target)], check=True)
+    export(target)
     _, tag = release()
-    subprocess.run(["git", "tag", "--force", tag, "HEAD"], cwd=target, check=True, capture_output=True)
+    for command in (["init", "--quiet"], ["add", "--all"], ["commit", "--quiet", "-m", "release"],
+                    ["tag", tag]):
+        subprocess.run(["git", "-c", "user.name=book", "-c", "user.email=book@localhost", *command],
+                       cwd=target, check=True, capture_output=True)
     return target
 
 
@@ -100,7 +110,7 @@ def installed(python: Path) -> dict[str, str]:
 def colab_runs(tmp_path_factory):
     home = tmp_path_factory.mktemp("colab")
     url, _ = repository()
-    public = public_repository(home / "public.git")
+    public = public_repository(home / "public")
     groups: dict[tuple, list[str]] = {}
     for notebook in NOTEBOOKS:
         groups.setdefault(tuple(setup_commands(notebook)), []).append(notebook)
@@ -108,7 +118,8 @@ def colab_runs(tmp_path_factory):
     report = ["# Simulated Colab: what each notebook's set-up cell costs", "",
               "| notebooks | download | install |", "|---|---:|---:|"]
     for number, (commands, members) in enumerate(groups.items()):
-        python = colab_environment(f"group{number}", list(commands))
+        python = colab_environment(f"group{number}", list(commands),
+                                   set().union(*(imported_modules(notebook) for notebook in members)))
         runtime = home / f"runtime{number}"
         kernels = colab_kernel(python, runtime, public, url)
         git = {k: v for k, v in (json.loads((kernels / "colab-sim" / "kernel.json").read_text())["env"]).items()

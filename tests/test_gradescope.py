@@ -15,6 +15,8 @@ from book_layout import ROOT
 import published
 import sandbox
 
+pytestmark = pytest.mark.slow  # grades notebooks in sandboxes
+
 EXERCISE = "shrinkage-arithmetic"
 
 

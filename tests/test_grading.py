@@ -25,6 +25,8 @@ import pytest
 from book_layout import ROOT
 import published
 
+pytestmark = pytest.mark.slow  # grades notebooks in sandboxes
+
 EXERCISE = "shrinkage-arithmetic"
 TIMEOUT = 40  # seconds per submission here; an honest one takes about 10 s on two busy cores
 QUESTIONS = ["q1", "q2", "q3", "q4", "q5", "q6"]

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from book_layout import ROOT, exercise_sources, repository  # noqa: E402
 
 OUT = ROOT / "_build" / "public"
-ROOT_FILES = ["pyproject.toml", "environment.yml", "postBuild"]
+ROOT_FILES = ["pyproject.toml", "environment.yml", "postBuild", "jupytext.toml"]
 
 
 def release_tag(root: Path = ROOT) -> str:
@@ -72,9 +72,10 @@ def student_readme() -> str:
 
 
 def public_text() -> str:
-    """Everything a student may see anyway: the chapters, every exercise's non-solution cells and
-    its public checks."""
+    """Everything a student may see anyway: the chapters, the helper package (whose models the
+    chapters show), every exercise's non-solution cells and its public checks."""
     parts = [p.read_text() for p in (ROOT / "chapters").glob("*.md")]
+    parts += [p.read_text() for p in (ROOT / "hierarchical_helpers").glob("*.py")]
     parts += [p.read_text() for p in (ROOT / "exercises" / "tests").glob("*/q*.py")]
     for source in exercise_sources():
         for cell in jupytext.read(source).cells:
