@@ -155,7 +155,8 @@ def test_notebook_runs_on_simulated_colab(colab_runs, notebook):
     run = colab_runs[notebook]
     assert run["cells"], f"{notebook} did not run on simulated Colab:\n{run['output']}"
     failures = [f"{name}: {failure}" for name, _, failure in run["cells"] if failure]
-    assert not failures, f"{notebook} on simulated Colab:\n" + "\n\n".join(failures)[-6000:]
+    assert not failures, (f"{notebook} on simulated Colab: {len(failures)} cells failed, the first:\n"
+                          + "\n\n".join(failures)[:6000])
 
 
 def test_setup_cells_download_little_and_need_no_restart(colab_runs):
