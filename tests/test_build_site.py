@@ -71,7 +71,13 @@ def _visible_text(path):
     raw = path.read_text(errors="replace")
     if path.suffix == ".html":
         return raw + "\n" + html.unescape(re.sub(r"<[^>]+>", "", raw))
+    if path.suffix == ".ipynb":
+        return raw + "\n" + "\n".join(cell.source for cell in nbformat.reads(raw, as_version=4).cells)
     return raw
+
+
+def _lines_of(path):
+    return {text.strip() for text in _visible_text(path).splitlines()}
 
 
 def _published_files(site):
@@ -83,20 +89,23 @@ def _hidden_check_lines():
     from export_public import public_text
 
     public = public_text()
-    lines = set()
+    hidden, shown = set(), set()
     for source in exercise_sources():
         for cell in jupytext.read(source).cells:
-            if cell.cell_type == "raw" and cell.metadata.get("hidden"):
-                lines |= {line.strip() for line in cell.source.splitlines()
-                          if len(line.strip()) >= 25 and line.strip() not in public}
-    return lines
+            is_check = cell.cell_type == "raw" and cell.metadata.get("hidden")
+            (hidden if is_check else shown).update(line.strip() for line in cell.source.splitlines())
+    # The main site shows the worked solutions, so a line a check shares with a solution is no leak.
+    return {line for line in hidden - shown if len(line) >= 25 and line not in public}
 
 
 def test_the_main_site_publishes_no_hidden_check(built_site):
     hidden = _hidden_check_lines()
     assert hidden, "no distinctive hidden-check lines were found to search for"
+    # The search works: the answer keys, which carry the checks, are caught by it.
+    assert all(hidden & _lines_of(key) for key in (ROOT / "solutions").glob("*.ipynb"))
+    # Whole lines, so that a check's `rate = ...` is not found inside a solution's `h5_rate = ...`.
     leaks = {(str(p.relative_to(built_site)), line) for p in _published_files(built_site)
-             for line in hidden if line in _visible_text(p)}
+             for line in hidden & _lines_of(p)}
     assert not leaks, f"hidden-check text on the main website: {sorted(leaks)[:5]}"
 
 
