@@ -105,6 +105,7 @@ def copy_book_pdf(app, exception):
 
 def setup(app):
     app.add_config_value("book_edition", "main", "env")
+    app.add_config_value("book_release_tag", "", "env")  # empty: launch links use the branch
     # Rebuilt when it changes (an "env" value), so the link appears and disappears with the PDF.
     app.add_config_value("book_pdf", os.environ.get("BOOK_PDF", ""), "env")
     app.add_role("runtime", runtime_role)

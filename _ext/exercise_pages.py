@@ -31,11 +31,12 @@ def is_exercise(docname: str) -> bool:
 
 
 def launch_urls(config, docname: str) -> dict[str, str]:
-    """Colab and Binder addresses of a page's committed notebook, as the launch button builds them."""
+    """Colab and Binder addresses of a page's committed notebook at the release tag, as the launch
+    buttons give them (`site_theme.point_repository_links`)."""
     theme = config.html_theme_options
     launch = theme.get("launch_buttons", {})
     owner_repo = urlsplit(theme.get("repository_url", "")).path.strip("/")
-    branch = theme.get("repository_branch") or "main"
+    branch = config.book_release_tag or theme.get("repository_branch") or "main"
     prefix = theme.get("path_to_docs", "").strip("/")
     notebook = f"{prefix + '/' if prefix else ''}{docname}.ipynb"
     interface = {"classic": "tree", "jupyterlab": "lab/tree"}[launch.get("notebook_interface", "classic")]

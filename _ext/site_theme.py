@@ -18,8 +18,10 @@
   `role="listitem"`; myst-nb labels each hidden cell's toggle "Toggle hidden content" while it
   shows "Show code cell content" (label-content-name-mismatch, serious), so the toggle is named by
   its visible text.
-* "Edit this page" opens the page's MyST source (`chapters/<page>.md`, `exercises/<name>.md`), the
-  file an author edits, not the executed notebook the site is built from.
+* The header's repository links lead to files the public repository holds: "Edit this page" opens
+  a chapter's MyST source, the file an author edits, not the executed notebook the site is built
+  from; exercise pages have no edit button (their source, with solutions and hidden checks, is the
+  instructor's); Colab and Binder open the notebooks at the release tag, not a branch.
 * Any change to the book's extensions, stylesheet, script or templates rebuilds every page: Sphinx
   would otherwise keep the pages it finds up to date (an "env_version" made from their content).
 * The glossary replaces Sphinx's general index, which this book never fills: the index page is not
@@ -134,20 +136,37 @@ def fix_page_body(app, pagename, templatename, context, doctree):
 MYST_SOURCE_FOLDERS = ("chapters/", "exercises/")
 
 
-def edit_the_myst_source(app, pagename, templatename, context, doctree):
-    """Point the repository's edit and source links at the MyST file rather than the notebook."""
+def point_repository_links(app, pagename, templatename, context, doctree):
+    """Make the header's repository links lead to files the public repository holds.
+
+    "Edit" opens a chapter's MyST file rather than its notebook. An exercise page has no edit
+    button: its MyST source holds the solutions and hidden checks and stays in the instructor's
+    repository. Colab and Binder open the notebook at the release tag, as `launch_urls` does.
+    """
+    from exercise_pages import is_exercise, launch_urls
+
     repository = app.config.html_theme_options.get("repository_url", "").rstrip("/")
     if not pagename.startswith(MYST_SOURCE_FOLDERS) or not repository:
         return
+    launch = {url.split("/github/")[0].split("/v2/gh/")[0]: url for url in launch_urls(app.config, pagename).values()}
 
     def fix(buttons):
+        kept = []
         for button in buttons:
             url = button.get("url", "")
-            if url.startswith(repository + "/") and ("/edit/" in url or "/blob/" in url):
+            if url.startswith(repository + "/edit/"):
+                if is_exercise(pagename):
+                    continue
                 button["url"] = url.replace(f"{pagename}.ipynb", f"{pagename}.md")
-            fix(button.get("buttons", []))
+            for service, address in launch.items():
+                if url.startswith(service):
+                    button["url"] = address
+            if "buttons" in button:
+                button["buttons"] = fix(button["buttons"])
+            kept.append(button)
+        return kept
 
-    fix(context.get("header_buttons", []))
+    context["header_buttons"] = fix(context.get("header_buttons", []))
 
 
 def add_static_files(app, config):
@@ -184,6 +203,6 @@ def setup(app):
     app.connect("html-page-context", drop_duplicate_scripts, priority=100)
     app.connect("html-page-context", fix_page_body, priority=100)
     # After sphinx-book-theme has made its header buttons (priority 501).
-    app.connect("html-page-context", edit_the_myst_source, priority=502)
+    app.connect("html-page-context", point_repository_links, priority=502)
     app.connect("build-finished", redirect_general_index)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "env_version": _site_code_version()}

@@ -1,4 +1,5 @@
-"""Fixtures shared by the tests of the built website."""
+"""Fixtures shared by several test files: the built website and the grading sandbox."""
+import os
 import subprocess
 import sys
 
@@ -27,3 +28,16 @@ def built_site():
 def built_student_site():
     """The student edition (no solutions), built once per test run, as `make html-student` builds it."""
     return _build("student")
+
+
+@pytest.fixture
+def sandbox_here():
+    """Skip a test that needs the bubblewrap sandbox where it cannot run, except in CI, which sets
+    REQUIRE_BUBBLEWRAP=1 (.ci/run installs bubblewrap) and must not skip these tests."""
+    import sandbox
+
+    problem = sandbox.problem()
+    if problem is not None:
+        if os.environ.get("REQUIRE_BUBBLEWRAP"):
+            pytest.fail(f"no sandbox here, and REQUIRE_BUBBLEWRAP is set: {problem}")
+        pytest.skip(f"no sandbox here: {problem}")

@@ -143,6 +143,16 @@ def test_the_pdf_has_the_figures_and_leaves_out_the_solutions(book_pdf):
                     f"{exercise.name}: a written solution is in the PDF: {phrase!r}")
                 checked += 1
     assert checked >= 5, f"only {checked} written solutions to look for"
+    # Code solutions and hidden checks, line by line, as the export's leak search looks for them.
+    # The search can find code: lines of the student notebooks' code cells are in the PDF.
+    from export_public import all_secrets
+
+    student_lines = {_text(line) for notebook in (ROOT / "exercises").glob("*.ipynb")
+                     for cell in nbformat.read(notebook, as_version=4).cells if cell.cell_type == "code"
+                     for line in cell.source.splitlines() if len(line.strip()) >= 25 and "#" not in line}
+    assert sum(line in text for line in student_lines) >= 20, "the PDF's code cannot be searched"
+    leaked = sorted(secret for secret in {_text(s) for s in all_secrets()} if len(secret) >= 25 and secret in text)
+    assert not leaked, f"solution or hidden-check code in the PDF: {leaked[:5]}"
 
 
 @pytest.mark.slow

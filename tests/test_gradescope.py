@@ -64,7 +64,7 @@ def test_the_zip_holds_the_grader_and_the_checks_but_no_answer_key(autograder):
     assert "apt-get install -y --no-install-recommends bubblewrap" in setup and "uv pip sync" in setup
 
 
-@pytest.mark.skipif(sandbox.problem() is not None, reason="no sandbox here")
+@pytest.mark.usefixtures("sandbox_here")
 def test_one_submission_graded_as_make_grade_does(autograder, tmp_path):
     """Questions 1-3 right, the rest left, comparisons patched (which would pass q5 and q6's
     hidden checks inside the kernel): 10 of 19, public feedback shown, hidden output never."""

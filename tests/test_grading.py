@@ -543,6 +543,27 @@ def test_a_forged_report_gives_a_row_not_a_crash(output, tmp_path):
     assert graded.total == 0 and graded.status in (grade.GRADED, grade.GRADER_ERROR)
 
 
+class _InflatedChecker:
+    """Stands in for the checking process and reports every question at 600 points, as checks
+    rewritten to pay more than they are worth would."""
+
+    def run(self, export, checks, public_checks):
+        return [{"question": q, "case": 0, "name": "test_inflated", "hidden": False, "points": 600.0,
+                 "arguments": [], "passed": True, "question_score": 600.0, "question_possible": 600.0}
+                for q in self.questions], None
+
+
+def test_scores_are_capped_at_the_points_possible():
+    import grade
+
+    exercise = grade.Exercise.from_repository(EXERCISE, ROOT)
+    grader = grade.Grader(exercise, _ForgedRunner(b'{"cells": [], "export": "{}"}'), timeout=10)
+    grader.checker = _InflatedChecker()
+    grader.checker.questions = grader.questions
+    graded = grader.grade(ROOT / "exercises" / f"{EXERCISE}.ipynb")
+    assert graded.scores == grader.points and graded.total == sum(grader.points.values())
+
+
 def test_each_folder_has_its_own_table_and_fresh_regrades(tmp_path):
     for section in ("section a", "section b"):
         (tmp_path / section).mkdir()

@@ -88,12 +88,30 @@ def test_glossary_links_resolve(built_site):
     assert not broken, f"links to terms the glossary does not define: {broken}"
 
 
-def test_every_glossary_term_is_linked_from_a_page(built_site):
-    """Each term is linked where a page introduces it (pages use {term}`...`)."""
+def _prose(page: str) -> str:
+    """A page's article text without code cells, code or math: where a reader meets a term."""
+    body = re.search(r"<article.*?</article>", page, re.S)[0]
+    body = re.sub(r'<div class="cell.*?</div>\s*</div>', " ", body, flags=re.S)
+    body = re.sub(r'<(pre|code|script|style|mjx-container)[^>]*>.*?</\1>', " ", body, flags=re.S)
+    return _text(body)
+
+
+def test_every_glossary_term_is_linked_where_the_book_introduces_it(built_site):
+    """Each term is linked ({term}`...`) on the first page, in book order, that uses it, or earlier."""
     terms, links = _glossary_terms(built_site), _glossary_links(built_site)
     unlinked = sorted(term for anchor, term in terms.items() if anchor not in links)
     assert not unlinked, ("glossary terms no page links to (link the first use with {term}`...`): "
                           + ", ".join(unlinked))
+    order = [name for name in TOC if name.startswith(("chapters/", "exercises/"))]
+    prose = {name: _prose(page) for name, page in _pages(built_site).items() if name in order}
+    late = []
+    for anchor, term in terms.items():
+        used = re.compile(r"\b" + re.escape(term.split(" (")[0]) + r"\b", re.I)
+        first_use = next((order.index(name) for name in order if used.search(prose[name])), None)
+        first_link = min(order.index(name) for name in links[anchor] if name in order)
+        if first_use is not None and first_link > first_use:
+            late.append(f"{term}: used on {order[first_use]}, first linked on {order[first_link]}")
+    assert not late, "terms linked only after the book first uses them:\n  " + "\n  ".join(late)
 
 
 def test_the_index_page_is_the_glossary(built_site):

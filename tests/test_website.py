@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from book_layout import ROOT, repository, toc_docnames
+from book_layout import ROOT, release_tag, repository, toc_docnames
 from browser import CHROMIUM_FLAGS, HOW_TO_GET_CHROMIUM, VIEWS, SiteVisits, chromium_executable, serve
 
 pytestmark = pytest.mark.slow
@@ -317,6 +317,8 @@ def test_pages_open_with_what_they_teach(visits, view):
         for part in ("You will learn", "You need", "Running it"):
             if part not in overview["text"]:
                 yield f"the overview box lacks {part!r}"
+        if not re.search(r"Running it[^.]*about \d+ s on a fresh machine", overview["text"]):
+            yield "the run time is not the benchmark's (run `make benchmark` and commit its results)"
     fail_if(problems_on(visits, view, NOTEBOOK_PAGES, check), "pages without their overview")
 
 
@@ -363,24 +365,31 @@ def _tracked(path: str) -> bool:
                           capture_output=True).returncode == 0
 
 
-def test_launch_edit_and_download_buttons(visits, site_url):
-    """Colab and Binder open the committed notebook, built from _config.yml's repository; "edit"
-    opens the MyST source; the download is the committed notebook, for an exercise the student
-    notebook (no solution)."""
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_launch_edit_and_download_buttons(visits, site_url, view):
+    """Colab and Binder open the committed notebook at the release tag of _config.yml's (public)
+    repository, whose set-up cells install that release; "edit" opens a chapter's MyST source, and
+    an exercise page has none (its source holds the solutions and hidden checks); the download is
+    the committed notebook, for an exercise the student notebook (no solution)."""
     url, branch = repository()
+    tag = release_tag()
     owner_repo = urlsplit(url).path.strip("/")
     problems = []
     for name in NOTEBOOK_PAGES:
-        report = visits.report("desktop-light", name)
+        report = visits.report(view, name)
         notebook = f"{name}.ipynb"
         if not _tracked(notebook):
             problems.append(f"{name}: the launch buttons open {notebook}, which is not committed")
-        for expected in (f"https://mybinder.org/v2/gh/{owner_repo}/{branch}?urlpath=lab/tree/{notebook}",
-                         f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/{notebook}"):
+        for expected in (f"https://mybinder.org/v2/gh/{owner_repo}/{tag}?urlpath=lab/tree/{notebook}",
+                         f"https://colab.research.google.com/github/{owner_repo}/blob/{tag}/{notebook}"):
             if expected not in report["launch"]:
                 problems.append(f"{name}: no launch link {expected} in {report['launch']}")
-        if f"{url}/edit/{branch}/{name}.md" not in report["edit"]:
-            problems.append(f"{name}: the edit link is not {url}/edit/{branch}/{name}.md: {report['edit']}")
+        if any(f"/{branch}/" in link for link in report["launch"]):
+            problems.append(f"{name}: a launch link follows the branch {branch}: {report['launch']}")
+        expected_edit = [] if name in EXERCISES else [f"{url}/edit/{branch}/{name}.md"]
+        edits = [link for link in report["edit"] if "/edit/" in link]
+        if edits != expected_edit:
+            problems.append(f"{name}: the edit links are {edits}, not {expected_edit}")
         download = next((link for link in report["downloads"] if link.endswith(".ipynb")), None)
         if download is None:
             problems.append(f"{name}: no .ipynb download")
@@ -396,14 +405,15 @@ def test_launch_edit_and_download_buttons(visits, site_url):
     fail_if(problems, "launch, edit and download buttons")
 
 
-def test_cross_references_carry_the_target_number(visits):
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_cross_references_carry_the_target_number(visits, view):
     """Equation and figure references show the number their target displays."""
     numbers = {}
     for name in NOTEBOOK_PAGES:
-        numbers[name] = visits.report("desktop-light", name)["numbers"]
+        numbers[name] = visits.report(view, name)["numbers"]
     problems, checked = [], {"equation": 0, "figure": 0}
     for name in NOTEBOOK_PAGES:
-        for reference in visits.report("desktop-light", name)["references"]:
+        for reference in visits.report(view, name)["references"]:
             address, anchor = reference["href"].split("#")
             target = re.sub(r"^https?://[^/]+/|\.html$", "", address)
             number = numbers.get(target, {}).get(anchor)
@@ -417,7 +427,7 @@ def test_cross_references_carry_the_target_number(visits):
         f"expected the chapter to cross-reference its equations and figures: {checked}")
 
 
-@pytest.mark.parametrize("view", ["desktop-light", "phone-dark"])
+@pytest.mark.parametrize("view", VIEW_NAMES)
 def test_citations_land_on_their_reference(visits, view):
     """A citation opens the references page at its entry, whose label reads as the citation does."""
     page = None
@@ -517,9 +527,9 @@ def test_a_solution_opens_and_closes_on_click(visits, view):
 WORD = re.compile(r"(?<![\w.-])[a-z]{7,}(?![\w.-])")
 
 
-def _search(visits, word) -> dict[str, str]:
+def _search(visits, word, view="desktop-light") -> dict[str, str]:
     """The search page's results for a word: link -> the snippet shown with it."""
-    page, problems = visits.open("desktop-light", "search", f"?q={word}")
+    page, problems = visits.open(view, "search", f"?q={word}")
     try:
         page.wait_for_function("() => /found|did not match/i.test(document.getElementById('search-progress')?.textContent "
                                "|| document.querySelector('#search-results')?.textContent || '')", timeout=20_000)
@@ -534,9 +544,9 @@ def _search(visits, word) -> dict[str, str]:
         page.close()
 
 
-def _page_text_pieces(visits, name) -> list[tuple[str, bool]]:
+def _page_text_pieces(visits, name, view="desktop-light") -> list[tuple[str, bool]]:
     """A page's text in reading order, each piece marked as inside a solution or not."""
-    page, _ = visits.open("desktop-light", name)
+    page, _ = visits.open(view, name)
     try:
         return [tuple(piece) for piece in page.evaluate("""() => {
             const article = document.querySelector('article.bd-article');
@@ -553,13 +563,14 @@ def _page_text_pieces(visits, name) -> list[tuple[str, bool]]:
         page.close()
 
 
-def test_search_does_not_index_or_quote_solution_text(visits):
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_search_does_not_index_or_quote_solution_text(visits, view):
     """A word that appears on an exercise page only inside its solutions does not find that
     page; a word of its questions does, and the snippet shown quotes the questions, not a
     solution (the word chosen, where one exists, among those a page shows first in a solution)."""
     hidden, shared = None, None
     for name in EXERCISES:
-        pieces = _page_text_pieces(visits, name)
+        pieces = _page_text_pieces(visits, name, view)
         solution_words = set(WORD.findall(" ".join(t for t, inside in pieces if inside)))
         other_text = " ".join(t for t, inside in pieces if not inside)
         other_words = set(WORD.findall(other_text))
@@ -578,7 +589,7 @@ def test_search_does_not_index_or_quote_solution_text(visits):
     assert hidden and shared, "no exercise page has both solution-only words and words of its questions"
 
     name, word, _, other_text = shared
-    results = _search(visits, word)
+    results = _search(visits, word, view)
     snippet = next((text for href, text in results.items() if href.endswith(name.split("/")[-1] + ".html")), None)
     assert snippet is not None, f"searching for {word!r}, a word of {name}'s questions, does not find it"
     for piece in snippet.lower().split("..."):
@@ -590,15 +601,16 @@ def test_search_does_not_index_or_quote_solution_text(visits):
             assert "".join(prose.split()) in other_text, f"the search snippet for {name} quotes a solution: {prose!r}"
     name, words = hidden
     for word in words:
-        hrefs = list(_search(visits, word))
+        hrefs = list(_search(visits, word, view))
         assert not any(href.endswith(name.split("/")[-1] + ".html") for href in hrefs), (
             f"searching for {word!r}, found on {name} only inside a solution, finds the page: {hrefs}")
 
 
-def test_landing_page_describes_the_launch_button_it_means(visits):
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_landing_page_describes_the_launch_button_it_means(visits, view):
     """The landing page's "rocket" is the launch button of the chapter and exercise pages."""
-    intro = visits.report("desktop-light", "intro")
-    page, _ = visits.open("desktop-light", "intro")
+    intro = visits.report(view, "intro")
+    page, _ = visits.open(view, "intro")
     try:
         text = page.locator("article").inner_text()
     finally:
@@ -607,5 +619,40 @@ def test_landing_page_describes_the_launch_button_it_means(visits):
     assert not intro["launchButton"] and sentences
     for sentence in sentences:
         assert "chapter and exercise page" in sentence, f"the landing page says: {sentence!r}"
-    lacking = [name for name in NOTEBOOK_PAGES if not visits.report("desktop-light", name)["launchButton"]]
+    lacking = [name for name in NOTEBOOK_PAGES if not visits.report(view, name)["launchButton"]]
     assert not lacking, f"pages without the launch (rocket) button: {lacking}"
+
+
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_glossary_status_and_references_as_a_reader_opens_them(visits, view):
+    """The old index address lands on the glossary, whose terms are shown with their definitions;
+    the status page shows the pages in book order with their status in words; a reference's label
+    reads as author and year."""
+    page = visits.context(view).new_page()  # not `visits.open`, which inspects the page it opened
+    try:
+        page.goto(f"{visits.base_url}/genindex.html")
+        page.wait_for_url("**/glossary.html", timeout=10_000)
+        page.wait_for_load_state("load")
+        terms = page.locator("dl.glossary > dt")
+        assert terms.count() >= 20, f"the glossary shows {terms.count()} terms"
+        assert terms.first.is_visible() and page.locator("dl.glossary > dd").first.is_visible()
+    finally:
+        page.close()
+    page, _ = visits.open(view, "status")
+    try:
+        rows = page.locator("table.page-status tbody tr")
+        listed = [rows.nth(i).locator("a").first.get_attribute("href").removesuffix(".html") for i in range(rows.count())]
+        assert listed == NOTEBOOK_PAGES, f"the status page lists {listed}"
+        statuses = [rows.nth(i).locator("td").nth(2).inner_text().strip() for i in range(rows.count())]
+        assert all(re.fullmatch(r"[a-z][a-z ,()0-9]+", status) for status in statuses), statuses
+        assert rows.first.is_visible()
+    finally:
+        page.close()
+    page, _ = visits.open(view, "bibliography")
+    try:
+        labels = page.locator("div.citation .label")
+        assert labels.count() >= 5 and labels.first.is_visible()
+        text = labels.first.inner_text().strip("[] ")
+        assert re.fullmatch(r"[A-Z][^,\[\]]*, \d{4}[a-z]?", text), f"a reference is labelled {text!r}"
+    finally:
+        page.close()

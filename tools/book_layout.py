@@ -9,6 +9,7 @@ import base64
 import os
 import re
 import sys
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -98,6 +99,12 @@ def repository(root: Path = ROOT) -> tuple[str, str]:
     """(GitHub URL, branch) of the book's repository, from _config.yml: the one place they live."""
     config = yaml.safe_load((root / "_config.yml").read_text())["repository"]
     return config["url"].rstrip("/"), config.get("branch", "main")
+
+
+def release_tag(root: Path = ROOT) -> str:
+    """The release, `v<version>` of pyproject.toml: the public repository's tag that Colab and
+    Binder links, the helpers' install and the public checks' download all point at."""
+    return "v" + tomllib.loads((root / "pyproject.toml").read_text())["project"]["version"]
 
 
 def reference_dir(notebook: Path, root: Path = ROOT) -> Path:

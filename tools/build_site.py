@@ -28,7 +28,7 @@ import nbformat
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from book_layout import ROOT, exercise_sources  # noqa: E402
+from book_layout import ROOT, exercise_sources, release_tag  # noqa: E402
 from vendor_assets import install_mathjax  # noqa: E402
 
 # Copied as they are into the assembled sources.
@@ -71,6 +71,10 @@ def site_config(edition: str, book: Path = ROOT) -> dict:
     # Used by the book's Sphinx extension: which edition this is, and where each exercise's
     # student notebook is (the main edition offers it as the exercise page's download).
     config.setdefault("sphinx", {}).setdefault("config", {})["book_edition"] = edition
+    # Colab and Binder open the notebooks of the public repository's release tag, the same tag
+    # the set-up cells install the helpers and download the public checks from.
+    if (book / "pyproject.toml").exists():
+        config["sphinx"]["config"]["book_release_tag"] = release_tag(book)
     return config
 
 

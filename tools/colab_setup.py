@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import re
 import sys
-import tomllib
 from pathlib import Path
 
 import jupytext
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from book_layout import ROOT, normalise, notebook_sources, read_lock, repository  # noqa: E402
+from book_layout import ROOT, normalise, notebook_sources, read_lock, release_tag, repository  # noqa: E402
 
 # What every notebook needs that Colab lacks or has at another major version (Colab: PyMC 5,
 # ArviZ 0.22; the book: PyMC 6, ArviZ 1). PyMC 6 needs a newer SciPy than Colab's, which pip
@@ -46,8 +45,7 @@ CELL_TAGS = ["remove-cell", "colab-setup", "nbval-ignore-output"]
 def release() -> tuple[str, str]:
     """(public repository URL, release tag) the Colab cells install from."""
     url, _ = repository()
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-    return url, f"v{version}"
+    return url, release_tag()
 
 
 def pinned(names) -> list[str]:

@@ -25,6 +25,8 @@ def execute(source: Path) -> nbformat.NotebookNode:
     # No timestamps in cell metadata: the committed notebooks should change only when results do.
     client = NotebookClient(
         nb, timeout=CELL_TIMEOUT, kernel_name="python3", record_timing=False,
+        # One stream output per cell and stream: how a busy machine splits printing is no result.
+        coalesce_streams=True,
         # Run where the executed notebook lives: an answer key in solutions/ sees all checks.
         resources={"metadata": {"path": str(executed_notebook(source).parent)}},
     )
