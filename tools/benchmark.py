@@ -190,7 +190,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     kernels_run_this_python()
     previous = OUT / "results.json"
+    # Keep only what this script writes: a key an older version wrote would outlive its meaning.
+    kept = ("pages", "whole_book_one_cold_run_s", "samplers")
     report = json.loads(previous.read_text()) if previous.exists() else {}
+    report = {key: value for key, value in report.items() if key in kept}
     report.update(machine=f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
                   date=time.strftime("%Y-%m-%d"))
     if not args.skip_pages:
