@@ -148,7 +148,10 @@ def point_repository_links(app, pagename, templatename, context, doctree):
     repository = app.config.html_theme_options.get("repository_url", "").rstrip("/")
     if not pagename.startswith(MYST_SOURCE_FOLDERS) or not repository:
         return
-    launch = {url.split("/github/")[0].split("/v2/gh/")[0]: url for url in launch_urls(app.config, pagename).values()}
+    # The theme's launch button for a service starts with that service's address from _config.yml.
+    services = app.config.html_theme_options.get("launch_buttons", {})
+    service_url = {"Colab": services.get("colab_url", ""), "Binder": services.get("binderhub_url", "")}
+    launch = {service_url[label].rstrip("/"): url for label, url in launch_urls(app.config, pagename).items()}
 
     def fix(buttons):
         kept = []
