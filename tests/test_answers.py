@@ -105,3 +105,53 @@ def test_broken_files_are_unreadable():
     for text in ["", "not json", "[]", json.dumps({"format": 99, "answers": {}}), nested]:
         back = answers.read(text, ["x"])
         assert isinstance(back["x"], answers.Unsupported)
+
+
+def test_stacked_xarray_as_az_extract_makes_it_comes_back_stacked(tmp_path):
+    import arviz as az
+
+    rng = np.random.default_rng(3)
+    idata = az.from_dict({"posterior": {"mu": rng.normal(size=(2, 10)), "theta": rng.normal(size=(2, 10, 3))}})
+    values = {"draws": az.extract(idata), "mu": az.extract(idata, var_names="mu")}
+    back = roundtrip(values, tmp_path)
+    assert back["mu"].identical(values["mu"].drop_attrs())  # attributes are not exported
+    assert back["draws"].identical(values["draws"].drop_attrs())
+    assert back["mu"].indexes["sample"].names == ["chain", "draw"]
+    assert float(back["draws"]["theta"].mean()) == float(values["draws"]["theta"].mean())
+
+
+def test_float32_and_exact_numbers_are_read_as_written(tmp_path):
+    from decimal import Decimal
+    from fractions import Fraction
+
+    values = {
+        "single": pd.Series(np.array([0.1, 7.25], dtype=np.float32), index=["A", "B"]),
+        "fraction": Fraction(9, 10), "decimal": Decimal("90.0"),
+        "fractions": [Fraction(1, 3), Fraction(2, 3)],
+        "decimal_series": pd.Series([Decimal("0.5"), Decimal("1.25")], index=["A", "B"]),
+        "fraction_array": np.array([Fraction(1, 4), 2], dtype=object),
+    }
+    back = roundtrip(values, tmp_path)
+    assert back["single"].dtype == np.float32 and back["single"].tolist() == values["single"].tolist()
+    assert back["fraction"] == 0.9 and type(back["fraction"]) is float
+    assert back["decimal"] == 90.0 and back["fractions"] == [1 / 3, 2 / 3]
+    assert back["decimal_series"].dtype == np.float64 and back["decimal_series"].tolist() == [0.5, 1.25]
+    assert back["fraction_array"].tolist() == [0.25, 2.0]
+
+
+def test_an_oversized_answer_costs_the_others_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(answers, "MAX_BYTES", 1000)  # the export runs the module's source: patch it there
+    source = open(answers.__file__).read().replace("MAX_BYTES = 64 * 1024 * 1024", "MAX_BYTES = 1000")
+    namespace = {"huge": np.zeros(1000), "small": pd.Series(np.arange(8.0)), "also": np.arange(3)}
+    code = sandbox_runner.EXPORT_CODE.format(source=source, names=["also", "huge", "small"],
+                                             path=str(tmp_path / "a.json"))
+    exec(code, namespace)
+    back = answers.read((tmp_path / "a.json").read_text(), ["also", "huge", "small"])
+    assert back["huge"].reason == "too large"
+    assert back["small"].tolist() == list(range(8)) and back["also"].tolist() == [0, 1, 2]
+
+
+def test_an_unreadable_container_says_what_it_holds(tmp_path):
+    back = roundtrip({"objects": pd.Series([object(), object()]), "f": len}, tmp_path)
+    assert back["objects"].reason == "unsupported" and back["objects"].type_name == "pandas.Series"
+    assert back["objects"].holds == "builtins.object" and back["f"].holds == ""

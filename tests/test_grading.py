@@ -393,7 +393,8 @@ def test_answers_of_the_wrong_type_get_the_public_check_s_own_message(graded):
     assert _scores(row) == [1, 3, 0, 3, 3, 3]
     assert row["message"] == ("q1: a check failed: shrinkage_factors should be a pandas Series; "
                               "q1: a hidden check failed; q3: shrunk_estimates is a function, which the grader "
-                              "cannot read (store numbers, strings, lists, NumPy arrays, pandas or xarray objects)")
+                              "cannot read: store it as a number, a string, a list or a NumPy, pandas or xarray "
+                              "object")
 
 
 def test_deleted_or_edited_checks_are_graded_with_the_originals(graded):

@@ -4,9 +4,13 @@ The grader never unpickles or imports anything a submission made. At the end of 
 run, `export` (executed in the student's kernel, inside the sandbox) writes the variables that
 the exercise's checks take as arguments to a JSON file: numbers, strings, lists, tuples, sets and
 dicts of these, NumPy arrays (numeric, boolean, string or date), pandas Index, Series and
-DataFrame, xarray DataArray and Dataset, and fit results (xarray DataTree, the groups in
-EXPORTED_GROUPS). Arrays travel as NumPy's .npy format, read back with allow_pickle=False.
-Anything else is written as "unsupported" with its type's name, and its question says so.
+DataFrame, xarray DataArray and Dataset (stacked dimensions such as `az.extract`'s `sample`
+included: they travel as their level coordinates and are stacked again when read), and fit
+results (xarray DataTree, the groups in EXPORTED_GROUPS). `fractions.Fraction` and
+`decimal.Decimal` numbers, alone or inside arrays and pandas objects, become floats. Arrays
+travel as NumPy's .npy format in the dtype they had (float32 stays float32), read back with
+allow_pickle=False. Anything else is written as "unsupported" with its type's name (and, for a
+container of unreadable values, the type of the first such value), and its question says so.
 
 `read` (in the grader, outside) turns that file back into Python objects, treating it as hostile:
 bounded size and depth, only the listed kinds, only plain dtypes; what does not validate becomes
@@ -35,6 +39,7 @@ class Unsupported:
     def __init__(self, type_name: str, reason: str = "unsupported"):
         self.type_name = type_name
         self.reason = reason  # "unsupported", "too large" or "unreadable"
+        self.holds = ""  # for a container of unreadable values: the type of the first one
 
     def __repr__(self):
         return f"<unsupported answer: {self.type_name} ({self.reason})>"
@@ -67,6 +72,9 @@ def export(namespace, names, path):
             answers[name] = _encode(value, 0, budget)
         except _TooLarge:
             answers[name] = {"kind": "unsupported", "type": _type_name(value), "reason": "too large"}
+        except _NotSupported as error:
+            answers[name] = {"kind": "unsupported", "type": _type_name(value), "reason": "unsupported",
+                             **({"holds": error.args[0]} if error.args else {})}
         except Exception:  # noqa: BLE001 - any value the encoder cannot handle
             answers[name] = {"kind": "unsupported", "type": _type_name(value), "reason": "unsupported"}
     with open(path, "w", encoding="utf-8") as f:
@@ -78,7 +86,14 @@ class _TooLarge(Exception):
 
 
 class _NotSupported(Exception):
-    pass
+    """A value the export cannot write; args[0], when given, is the type of what a container holds."""
+
+
+NUMBER_TYPES = ("fractions.Fraction", "decimal.Decimal")  # exact numbers, exported as floats
+
+
+def _is_exact_number(value) -> bool:
+    return _type_name(value) in NUMBER_TYPES
 
 
 def _type_name(value) -> str:
@@ -110,6 +125,8 @@ def _encode(value, depth, budget):
         return {"kind": "complex", "value": [repr(value.real), repr(value.imag)]}
     if kind is str:
         return {"kind": "str", "value": value}
+    if _is_exact_number(value):
+        return {"kind": "float", "value": repr(float(value))}
     if kind in (list, tuple, set, frozenset):
         if len(value) > MAX_ITEMS:
             raise _TooLarge
@@ -140,12 +157,13 @@ def _plain_array(values):
     if array.dtype.kind == "O":
         if all(type(item) is str for item in array.flat):
             array = array.astype(str)
-        elif all(type(item) in (int, float, bool) for item in array.flat):
-            array = array.astype(float)
+        elif all(type(item) in (int, float, bool) or _is_exact_number(item) for item in array.flat):
+            array = numpy.array([float(item) for item in array.flat], dtype=float).reshape(array.shape)
         else:
-            raise _NotSupported
+            odd = next((item for item in array.flat if type(item) not in (str, int, float, bool)), None)
+            raise _NotSupported(_type_name(odd))
     if array.dtype.kind not in ARRAY_KINDS:
-        raise _NotSupported
+        raise _NotSupported(f"numpy.{array.dtype}")
     return array
 
 
@@ -156,9 +174,9 @@ def _npy(array, budget):
     import numpy
 
     array = _plain_array(array)
-    budget[0] -= array.nbytes
-    if budget[0] < 0:
+    if array.nbytes > budget[0]:  # checked before it is spent: a refused array costs the others nothing
         raise _TooLarge
+    budget[0] -= array.nbytes
     buffer = io.BytesIO()
     numpy.save(buffer, array, allow_pickle=False)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -194,10 +212,22 @@ def _encode_variable(variable, depth, budget):
     return {"dims": [str(d) for d in variable.dims], "npy": _npy(variable.values, budget)}
 
 
+def _unstacked(value):
+    """An xarray object with each stacked (MultiIndex) dimension replaced by its level coordinates,
+    and {dimension: level names} to stack it again."""
+    import sys
+
+    pandas = sys.modules["pandas"]
+    stacked = {str(name): [str(level) for level in index.names] for name, index in value.indexes.items()
+               if isinstance(index, pandas.MultiIndex) and name in value.dims}
+    return (value.reset_index(list(stacked)) if stacked else value), stacked
+
+
 def _encode_dataset(dataset, depth, budget, skip_unreadable=False):
     """A Dataset's variables and coordinates. In a fit result, a variable of another dtype (nutpie's
     `divergence_message`, strings and None) is left out instead of the whole fit."""
-    encoded = {"kind": "dataset", "data_vars": {}, "coords": {}}
+    dataset, stacked = _unstacked(dataset)
+    encoded = {"kind": "dataset", "data_vars": {}, "coords": {}, "stacked": stacked}
     for part in ("data_vars", "coords"):
         for name, variable in getattr(dataset, part).items():
             try:
@@ -213,8 +243,9 @@ def _encode_xarray(value, depth, budget):
 
     xarray = sys.modules["xarray"]
     if isinstance(value, xarray.DataArray):
+        value, stacked = _unstacked(value)
         return {"kind": "dataarray", "name": _encode(value.name, depth + 1, budget),
-                **_encode_variable(value, depth, budget),
+                **_encode_variable(value, depth, budget), "stacked": stacked,
                 "coords": {str(k): _encode_variable(v, depth, budget) for k, v in value.coords.items()}}
     if isinstance(value, xarray.Dataset):
         return _encode_dataset(value, depth, budget)
@@ -260,7 +291,9 @@ def _decode(node, depth):
         return MISSING
     if kind == "unsupported":
         type_name = str(node.get("type", "?"))[:80]
-        return Unsupported(type_name, "too large" if node.get("reason") == "too large" else "unsupported")
+        unsupported = Unsupported(type_name, "too large" if node.get("reason") == "too large" else "unsupported")
+        unsupported.holds = str(node["holds"])[:80] if isinstance(node.get("holds"), str) else ""
+        return unsupported
     if kind == "none":
         return None
     if kind == "ellipsis":
@@ -311,8 +344,8 @@ def _decode(node, depth):
     if kind == "dataarray":
         import xarray as xr
 
-        return xr.DataArray(_array(node["npy"]), dims=_dims(node), coords=_coords(node),
-                            name=_decode(node["name"], depth + 1))
+        return _restack(xr.DataArray(_array(node["npy"]), dims=_dims(node), coords=_coords(node),
+                                     name=_decode(node["name"], depth + 1)), node)
     if kind == "dataset":
         return _dataset(node)
     if kind == "datatree":
@@ -373,4 +406,12 @@ def _dataset(node):
         raise ValueError("dataset")
     data_vars = {_typed(name, str): (_dims(variable), _array(variable["npy"]))
                  for name, variable in _typed(node["data_vars"], dict).items()}
-    return xr.Dataset(data_vars, coords=_coords(node))
+    return _restack(xr.Dataset(data_vars, coords=_coords(node)), node)
+
+
+def _restack(value, node):
+    """Stacked dimensions made again from their level coordinates (see `_unstacked`)."""
+    stacked = _typed(node.get("stacked", {}), dict)
+    levels = {_typed(dim, str): [_typed(level, str) for level in _typed(names, list)]
+              for dim, names in stacked.items()}
+    return value.set_index(levels) if levels else value

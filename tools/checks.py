@@ -125,7 +125,8 @@ def _run_case(function, argument_names: list[str], values: dict, messages: set[s
         if value is answers.MISSING:
             return {"passed": False, "reason": "missing", "variable": name}
         if isinstance(value, answers.Unsupported):
-            return {"passed": False, "reason": value.reason, "variable": name, "type": value.type_name}
+            return {"passed": False, "reason": value.reason, "variable": name, "type": value.type_name,
+                    "holds": getattr(value, "holds", "")}
     kwargs = {name: copy.deepcopy(values[name]) for name in argument_names}
     signal.alarm(CASE_SECONDS)
     try:

@@ -83,8 +83,10 @@ MESSAGES = {
     "not reached": "{question}: {variable} was not defined before the notebook stopped",
     "defining cell raised": "{question}: {variable} is not defined because {where}, which defines it, raised {error}",
     "defining cell syntax": "{question}: {variable} is not defined because {where}, which defines it, has a syntax error",
-    "unsupported": "{question}: {variable} is a {type}, which the grader cannot read (store numbers, strings, "
-                   "lists, NumPy arrays, pandas or xarray objects)",
+    "unsupported": "{question}: {variable} is a {type}, which the grader cannot read: store it as a number, a "
+                   "string, a list or a NumPy, pandas or xarray object",
+    "unsupported values": "{question}: {variable} is a {type} holding {holds} values, which the grader cannot "
+                          "read: convert them to numbers or strings (for example with .astype(float))",
     "too large": "{question}: {variable} is too large for the grader to read",
     "unreadable": "{question}: the answers could not be read",
     "public failed": "{question}: a check failed: {message}",
@@ -376,6 +378,9 @@ class Grader:
             return message("hidden failed", question=question)
         if reason == "missing":
             return self._missing(question, variable, cells, errors, stopped, died)
+        if reason == "unsupported" and case.get("holds"):
+            return message("unsupported values", question=question, variable=variable,
+                           type=_type_name(case.get("type", "")), holds=_type_name(case["holds"]))
         if reason == "unsupported":
             return message("unsupported", question=question, variable=variable, type=_type_name(case.get("type", "")))
         if reason == "too large":
