@@ -194,3 +194,68 @@ def _uid(pid: str) -> int | None:
         return os.stat(f"/proc/{pid}").st_uid
     except OSError:
         return None
+
+
+def _host_shared_memory() -> int:
+    """Shmem of /proc/meminfo: tmpfs, System V segments and memfd files of the whole machine."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("Shmem:"):
+            return int(line.split()[1]) * 1024
+    raise LookupError("Shmem")
+
+
+SHARED_MEMORY = """
+import ctypes, mmap
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+segments = []
+for _ in range(3):  # three 2 GiB System V segments, touched and detached
+    shmid = libc.shmget(0, 2 * 1024**3, 0o1600)
+    if shmid < 0:
+        found.setdefault("shmget", []).append(os.strerror(ctypes.get_errno()))
+        continue
+    address = libc.shmat(shmid, None, 0)
+    ctypes.memset(address, 1, 2 * 1024**3)
+    libc.shmdt(ctypes.c_void_p(address))
+    segments.append(shmid)
+found["segments"] = len(segments)
+files = []
+for _ in range(24):  # 24 memfd files of 256 MiB, written and unmapped
+    try:
+        fd = os.memfd_create("hog")
+    except OSError as error:
+        found.setdefault("memfd", []).append(type(error).__name__)
+        continue
+    os.ftruncate(fd, 256 * 2**20)
+    with mmap.mmap(fd, 256 * 2**20) as view:
+        view[::4096] = b"x" * len(view[::4096])
+    files.append(fd)
+found["memfd_files"] = len(files)
+try:  # shm_open is a file in /dev/shm: bounded by that folder's size
+    with open("/dev/shm/hog", "wb") as f:
+        for _ in range(1024):
+            f.write(b"x" * 2**20)
+    found["dev_shm"] = "1 GiB written"
+except OSError as error:
+    found["dev_shm"] = type(error).__name__
+"""
+
+
+def test_shared_memory_cannot_escape_the_memory_limit(box):
+    before = _host_shared_memory()
+    found = probe(box, SHARED_MEMORY)
+    assert found["segments"] == 0 and found["shmget"] == ["Operation not permitted"] * 3
+    assert found["memfd_files"] == 0 and found["memfd"] == ["PermissionError"] * 24
+    assert found["dev_shm"] == "OSError"
+    # Other engineers' work moves the machine's shared memory too: a margin far below one hog.
+    assert _host_shared_memory() - before < 256 * 2**20
+
+
+def test_what_the_in_memory_folders_hold_counts_against_the_limit():
+    small = sandbox.Sandbox(grade.readable_roots(), limits=sandbox.Limits(memory=300 << 20))
+    code = ("import time\nfor name in ('a', 'b'):  # two files: one may hold at most Limits.file_size\n"
+            "    with open(f'/tmp/{name}', 'wb') as f:\n        for _ in range(200):\n            f.write(b'x' * 2**20)\n"
+            "print('written', flush=True)\ntime.sleep(60)")
+    started = time.monotonic()
+    result = run_python(small, code, timeout=50)
+    assert result.out_of_memory and time.monotonic() - started < 30

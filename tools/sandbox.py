@@ -9,7 +9,15 @@ and /dev/shm, each of a bounded size. It has no network (a loopback interface on
 process, IPC and host-name namespaces, and a new session. Its processes run as an unprivileged
 user with no capabilities and `no_new_privs`, under limits on address space, processes, CPU
 time, file size and open files; a watchdog outside adds a wall-clock limit and a limit on the
-memory of the whole process tree. When the command ends, fails or is stopped, every process of
+memory of the whole process tree, counting what its in-memory folders hold.
+
+Memory that belongs to no process escapes that count: System V shared memory and `memfd_create`
+files (a file in /dev/shm is bounded by its folder's size). A seccomp filter (SECCOMP_FILTER
+below, given to bubblewrap with --seccomp) makes those system calls fail with EPERM. It is a
+short BPF program written here rather than built with libseccomp: libseccomp's Python bindings
+are not on PyPI for this Python (Debian's are for the system Python; `pyseccomp`, a ctypes
+wrapper, has not been released since 2021), and the program is eleven instructions. It is for
+x86_64 only: on another architecture the sandbox refuses to start and says so (`problem()`). When the command ends, fails or is stopped, every process of
 the sandbox is killed: the sandbox is a PID namespace whose first process is killed with it.
 
 Two ways to get there, chosen automatically:
@@ -101,6 +109,58 @@ def _user_files(uid: int, gid: int) -> dict[str, bytes]:
         "/etc/group": f"root:x:0:\nstudent:x:{gid}:\nnogroup:x:65534:\n".encode(),
         "/etc/hosts": b"127.0.0.1 localhost sandbox\n::1 localhost\n",
     }
+
+
+# The seccomp filter --------------------------------------------------------------------------
+# The kernel runs it on every system call with `struct seccomp_data` as its input:
+#   offset 0: int nr (the call's number), offset 4: u32 arch (AUDIT_ARCH_*), then the pointer and
+#   arguments, which this filter does not read.
+# Each instruction is `struct sock_filter {u16 code; u8 jt; u8 jf; u32 k;}`: a conditional jump
+# skips jt instructions when true and jf when false.
+
+BPF_LD_W_ABS = 0x20  # BPF_LD | BPF_W | BPF_ABS: load the 32-bit word at offset k
+BPF_JEQ_K = 0x15  # BPF_JMP | BPF_JEQ | BPF_K
+BPF_JGE_K = 0x35  # BPF_JMP | BPF_JGE | BPF_K
+BPF_RET_K = 0x06  # BPF_RET | BPF_K: return k
+AUDIT_ARCH_X86_64 = 0xC000003E
+X32_SYSCALL_BIT = 0x40000000  # x32 ABI calls: the same numbers with this bit set
+SECCOMP_RET_KILL_PROCESS = 0x80000000
+SECCOMP_RET_ERRNO = 0x00050000  # | errno
+SECCOMP_RET_ALLOW = 0x7FFF0000
+EPERM = 1
+# x86_64 numbers (arch/x86/entry/syscalls/syscall_64.tbl): what allocates memory no process maps.
+DENIED_SYSCALLS = {"shmget": 29, "shmat": 30, "memfd_create": 319, "memfd_secret": 447}
+
+
+def seccomp_filter() -> bytes:
+    """The BPF program bubblewrap installs before the sandbox's first process starts (x86_64)."""
+    import struct
+
+    deny_at = 5 + len(DENIED_SYSCALLS) + 1  # index of the EPERM return, the last instruction
+    program = [
+        (BPF_LD_W_ABS, 0, 0, 4),  # 0: A = arch
+        (BPF_JEQ_K, 1, 0, AUDIT_ARCH_X86_64),  # 1: x86_64 -> 3, else -> 2
+        (BPF_RET_K, 0, 0, SECCOMP_RET_KILL_PROCESS),  # 2: a 32-bit (int 0x80) call: no such code here
+        (BPF_LD_W_ABS, 0, 0, 0),  # 3: A = nr
+        (BPF_JGE_K, deny_at - 5, 0, X32_SYSCALL_BIT),  # 4: any x32 call -> EPERM
+    ]
+    for number in DENIED_SYSCALLS.values():
+        program.append((BPF_JEQ_K, deny_at - len(program) - 1, 0, number))
+    program += [(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW), (BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | EPERM)]
+    assert len(program) == deny_at + 1
+    return b"".join(struct.pack("=HBBI", *instruction) for instruction in program)
+
+
+def architecture_problem() -> str | None:
+    """Why the seccomp filter cannot be used on this machine (None on x86_64)."""
+    import platform
+
+    machine = platform.machine()
+    if machine in ("x86_64", "AMD64") and sys.maxsize > 2**32:
+        return None
+    return (f"this machine is {machine}, and the grader's seccomp filter (which stops shared memory "
+            "from escaping the memory limit) is written for x86_64 only. Grade on an x86_64 machine, "
+            "or with UNISOLATED=1 (`--unisolated`) for trusted notebooks.")
 
 
 class _Runner:
@@ -215,6 +275,9 @@ class Sandbox(_Runner):
         limits = self.limits
         args = [BWRAP, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc", "--unshare-net",
                 "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox"]
+        seccomp = _memfd("seccomp", seccomp_filter())
+        fds.append(seccomp)
+        args += ["--seccomp", str(seccomp)]
         if not self.as_root:
             args += ["--unshare-user", "--disable-userns"]
         args += ["--clearenv"]
@@ -352,6 +415,7 @@ class _Watchdog:
                 resident += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * self.page
             except (OSError, IndexError, ValueError):
                 pass
+        resident += self._folders(pids)
         if resident <= self.memory_limit:
             return resident
         # Forked processes share most pages, which resident sizes count in each; the proportional
@@ -366,8 +430,29 @@ class _Watchdog:
                         proportional += int(line.split()[1]) * 1024
             except (OSError, ValueError):
                 pass
+        proportional += self._folders(pids)
         self.proportional = (time.monotonic(), proportional)
         return proportional
+
+    def _folders(self, pids: list[int]) -> int:
+        """What the sandbox's in-memory folders hold (tmpfs pages belong to no process), seen through
+        a sandboxed process's root; 0 for a run without its own mount namespace."""
+        try:
+            own = os.readlink("/proc/self/ns/mnt")
+        except OSError:
+            return 0
+        for pid in pids:
+            try:
+                if os.readlink(f"/proc/{pid}/ns/mnt") == own:
+                    continue
+                used = 0
+                for folder in ("/tmp", "/dev/shm", HOME):
+                    info = os.statvfs(f"/proc/{pid}/root{folder}")
+                    used += (info.f_blocks - info.f_bfree) * info.f_frsize
+                return used
+            except OSError:
+                continue
+        return 0
 
     def kill_all(self) -> None:
         self._tree()
@@ -411,6 +496,8 @@ def problem() -> str | None:
     """Why sandboxes cannot be made here (None when they can): bubblewrap missing or refused."""
     if shutil.which(BWRAP) is None:
         return f"bubblewrap ({BWRAP}) is not installed. {INSTALL_HINT}"
+    if architecture_problem():
+        return architecture_problem()
     result = Sandbox(python_roots()).run([sys.executable, "-c", "print('ok')"], timeout=60)
     if result.output.strip() != b"ok":
         return (f"bubblewrap is installed but could not make a sandbox here ({result.log.strip()[-300:]}). "
