@@ -1,6 +1,7 @@
 """The sandbox's seccomp filter, run by a small BPF interpreter on made-up system calls (no sandbox)."""
 from __future__ import annotations
 
+import os
 import struct
 
 import pytest
@@ -58,3 +59,21 @@ def test_grading_refuses_clearly_on_another_architecture(monkeypatch):
     monkeypatch.setattr(platform, "machine", lambda: "aarch64")
     problem = sandbox.problem()
     assert problem and "aarch64" in problem and "x86_64" in problem and "UNISOLATED=1" in problem
+
+
+def test_two_grading_runs_lease_different_sandbox_users(monkeypatch, tmp_path):
+    """Each slot of each run holds its own user, locked by a file: a second run (here a second
+    lease table, as flock locks belong to an open file) skips the users the first holds."""
+    monkeypatch.setattr(sandbox, "LOCK_DIR", tmp_path / "locks")
+    monkeypatch.setattr(sandbox, "SANDBOX_UID", 64000 + os.getpid() % 1000)
+    first, second = sandbox._UserLeases(), sandbox._UserLeases()
+    uids = [first.uid(0), first.uid(1), second.uid(0), second.uid(1)]
+    assert len(set(uids)) == 4 and first.uid(0) == uids[0]
+    assert first.uids() == sorted(uids[:2]) and min(uids) >= sandbox.SANDBOX_UID
+    first.release()
+    third = sandbox._UserLeases()
+    assert third.uid(0) in uids[:2]  # a released user is free again
+    monkeypatch.setattr(sandbox, "UID_RANGE", 5)
+    with pytest.raises(OSError, match="in use by other grading runs"):
+        for slot in range(5):
+            second.uid(2 + slot)

@@ -82,21 +82,24 @@ def _alarm(signum, frame):
     raise _CaseTimeout
 
 
-def run_checks(export_text: str, checks: str, public_checks: str) -> list[dict]:
+def run_checks(export_text: str, checks: str, public_checks: str, snapshots: dict | None = None) -> list[dict]:
     """Every case of every check file on the exported answers: one dict per case, with the
-    question's score from otter. Runs in the checking process."""
+    question's score from otter. A question with a snapshot (its variables exported when its
+    check cell ran) is checked on that, any other on the final export. Runs in the checking process."""
     import answers
     from otter.test_files import ExceptionTestFile
     from otter.test_files.abstract_test import TestCaseResult
 
     files = check_files(Path(checks))
     names = sorted({n for path in files.values() for case in arguments(path) for n in case})
-    values = answers.read(export_text, names)
+    final = answers.read(export_text, names)
+    snapshots = snapshots or {}
     results = []
     signal.signal(signal.SIGALRM, _alarm)
     for question, path in files.items():
         test_file = ExceptionTestFile.from_file(str(path))
         messages = authored_messages(Path(public_checks) / path.name)
+        values = answers.read(snapshots[question], names) if question in snapshots else final
         case_results = []
         for number, case in enumerate(test_file.test_cases):
             function = case.body.test_func
@@ -143,10 +146,13 @@ def _run_case(function, argument_names: list[str], values: dict, messages: set[s
     return {"passed": True, "reason": "passed"}
 
 
-def _child(connection, export_text: str, checks: str, public_checks: str) -> None:
+def _child(connection, export_text: str, checks: str, public_checks: str, snapshots: dict) -> None:
+    import warnings
+
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
+    warnings.simplefilter("ignore")  # a warning prints a check's source line on the instructor's console
     try:
-        payload = {"results": run_checks(export_text, checks, public_checks)}
+        payload = {"results": run_checks(export_text, checks, public_checks, snapshots)}
     except BaseException as error:  # noqa: BLE001 - reported to the grader, which decides
         payload = {"problem": type(error).__name__}
     connection.send_bytes(json.dumps(payload).encode())
@@ -167,10 +173,12 @@ class Checker:
 
         forkserver.ensure_running()
 
-    def run(self, export_text: str, checks: Path, public_checks: Path) -> tuple[list[dict] | None, str | None]:
+    def run(self, export_text: str, checks: Path, public_checks: Path,
+            snapshots: dict | None = None) -> tuple[list[dict] | None, str | None]:
         """(case results, None), or (None, what went wrong)."""
         receive, send = self.context.Pipe(duplex=False)
-        process = self.context.Process(target=_child, args=(send, export_text, str(checks), str(public_checks)))
+        process = self.context.Process(target=_child, args=(send, export_text, str(checks), str(public_checks),
+                                                            dict(snapshots or {})))
         process.start()
         send.close()
         payload = None

@@ -11,8 +11,9 @@ For each submission:
   2. the notebook runs top to bottom in a bubblewrap sandbox (tools/sandbox.py: no network,
      nothing of the machine visible but the Python installation, an unprivileged user, limits on
      memory, processes, CPU time and file size, every process killed at the end) holding only a
-     copy of it and the exercise's public checks; then the variables the checks take are
-     exported as plain data (tools/answers.py, never pickle);
+     copy of it and the exercise's public checks; the variables a question's checks take are
+     exported as plain data (tools/answers.py, never pickle) right after that question's check
+     cell runs, and all of them once more at the end, for questions whose check cell never ran;
   3. every check, public and hidden, runs outside the sandbox in a fresh process on that data
      (tools/checks.py). Nothing the notebook did to its own kernel or files can change a score,
      and a score never exceeds the points possible.
@@ -41,6 +42,7 @@ import json
 import os
 import queue
 import re
+import resource
 import stat
 import sys
 import tempfile
@@ -54,11 +56,26 @@ TOOLS = Path(__file__).resolve().parent
 DEFAULT_TIMEOUT = 300  # seconds per submission; the slowest answer key runs in well under a minute
 SEED = 20261122  # the global random seeds are set before the first cell, so a forgotten seed still grades the same
 MAX_NOTEBOOK_BYTES = 100 << 20
-MAX_REPORT_BYTES = 160 << 20  # the runner's report, exported answers included (at most 64 MiB of arrays)
+MAX_REPORT_BYTES = 240 << 20  # the runner's report: exported answers (64 MiB of arrays) and snapshots (48 MiB)
 STARTUP_SECONDS = 90  # on top of the notebook's time: sandbox, runner and kernel start, export
+# Reading and analysing a submission happens outside the sandbox, in a process of its own with
+# these limits; a notebook past the caps is not graded (honest notebooks are far below them).
+ANALYSIS_SECONDS = 60
+ANALYSIS_MEMORY = 4 << 30
+MAX_CELLS = 2000
+MAX_CELL_CHARS = 200_000
+ESCAPE_BUDGET = 200_000  # IPython re-reads a cell once per escape (!, %): escapes x characters
+MAX_ESCAPES = 100  # per cell, analysed by IPython (it gives up at 500)
 
 GRADED, NOT_GRADED, TIMED_OUT, GRADER_ERROR = "graded", "not graded", "timed out", "grader error"
-TRANSIENT = {TIMED_OUT, GRADER_ERROR}  # retried when the command runs again
+NOT_ANALYSED = "not analysed"  # retried once; a second failure makes the row final ("not graded")
+TRANSIENT = {TIMED_OUT, GRADER_ERROR, NOT_ANALYSED}  # retried when the command runs again
+ANALYSIS_PROBLEMS = {  # why a notebook could not be analysed; final ones are not retried
+    "cells": (f"it has more than {MAX_CELLS} cells", True),
+    "cell size": (f"a cell has more than {MAX_CELL_CHARS} characters", True),
+    "time": (f"reading it took more than {ANALYSIS_SECONDS} s", False),
+    "failed": ("reading it failed or needed too much memory", False),
+}
 
 # Every message a row can carry (a row joins several with "; ", so none contains one). The fields
 # are filled only with: variable names and question numbers from the exercise, cell numbers,
@@ -66,6 +83,8 @@ TRANSIENT = {TIMED_OUT, GRADER_ERROR}  # retried when the command runs again
 MESSAGES = {
     "all passed": "all checks passed",
     "not a notebook": "not a valid notebook: download it again with File > Download (.ipynb) and resubmit it",
+    "not analysed": "this notebook could not be analysed: {reason}, so it was not graded (split or shorten it "
+                    "and resubmit it)",
     "link": "a link, not a notebook file: not graded",
     "folder": "a folder, not a notebook: not graded (each submission must be a notebook directly in the folder)",
     "dotfile": "a hidden file (its name starts with a dot): not graded",
@@ -138,6 +157,11 @@ class Exercise:
     def variables(self) -> list[str]:
         return checks_module.variable_names(self.checks)
 
+    def question_variables(self) -> dict[str, list[str]]:
+        """Per question, every variable its checks (public and hidden) take: its snapshot."""
+        return {question: sorted({n for case in checks_module.arguments(path) for n in case})
+                for question, path in checks_module.check_files(self.checks).items()}
+
     def public_arguments(self) -> dict[str, set[str]]:
         """Per question, the variables its public cases take (they may be named in messages)."""
         found = {}
@@ -172,8 +196,66 @@ class Cell:
         return f"code cell {self.number}" + (f" (under {self.question})" if self.question else "")
 
 
+class NotAnalysed(Exception):
+    """A submission past the analysis caps or limits; args[0] is a key of ANALYSIS_PROBLEMS."""
+
+
+def prepare(path: Path):
+    """(clean notebook, its cells) of a submitted file, or None if it is not a notebook: read and
+    analysed in a process of its own, under a time and memory limit (the file is the student's,
+    and reading or analysing one can be made slow). Raises NotAnalysed."""
+    import subprocess
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (ANALYSIS_MEMORY, ANALYSIS_MEMORY))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    code = "import sys; sys.path.insert(0, sys.argv[1]); import grade; grade._analysis_child(sys.argv[2])"
+    try:
+        done = subprocess.run([sys.executable, "-c", code, str(TOOLS), os.fsdecode(path)], capture_output=True,
+                              timeout=ANALYSIS_SECONDS, preexec_fn=limit, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise NotAnalysed("time") from None
+    try:
+        result = json.loads(done.stdout) if done.returncode == 0 else {}
+    except ValueError:
+        result = {}
+    kind = result.get("kind")
+    if kind == "invalid":
+        return None
+    if kind in ANALYSIS_PROBLEMS:
+        raise NotAnalysed(kind)
+    if kind != "notebook":
+        print(f"    analysis failed: {inert(done.stderr.decode(errors='replace')[-500:], keep_newlines=True)}",
+              file=sys.stderr)
+        raise NotAnalysed("failed")
+    import nbformat
+
+    cells = [Cell(**{**cell, "defines": set(cell["defines"])}) for cell in result["cells"]]
+    return nbformat.reads(result["notebook"], as_version=4), cells
+
+
+def _analysis_child(path: str) -> None:
+    """In the analysing process: print what `prepare` returns as JSON."""
+    import nbformat
+
+    try:
+        nb = read_submission(Path(path))
+        if nb is None:
+            result = {"kind": "invalid"}
+        else:
+            result = {"kind": "notebook", "notebook": nbformat.writes(nb),
+                      "cells": [{**dataclasses.asdict(cell), "defines": sorted(cell.defines)} for cell in analyse(nb)]}
+    except NotAnalysed as problem:
+        result = {"kind": problem.args[0]}
+    except MemoryError:
+        result = {"kind": "failed"}
+    sys.stdout.write(json.dumps(result))
+
+
 def read_submission(path: Path):
-    """A clean notebook (cells' sources only) from a submitted file, or None if it is not one."""
+    """A clean notebook (cells' sources only) from a submitted file, or None if it is not one.
+    Raises NotAnalysed for a notebook past the caps (MAX_CELLS, MAX_CELL_CHARS)."""
     import nbformat
 
     try:
@@ -187,7 +269,22 @@ def read_submission(path: Path):
     if len(raw) > MAX_NOTEBOOK_BYTES:
         return None
     try:
-        nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
+        text = raw.decode("utf-8")
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(data, dict):  # counted before nbformat reads and validates every cell
+        found = data.get("cells") if isinstance(data.get("cells"), list) else [
+            c for sheet in data.get("worksheets") or [] if isinstance(sheet, dict)
+            for c in (sheet.get("cells") if isinstance(sheet.get("cells"), list) else [])]
+        if len(found) > MAX_CELLS:
+            raise NotAnalysed("cells")
+        for cell in found:
+            source = cell.get("source", cell.get("input", "")) if isinstance(cell, dict) else ""
+            if isinstance(source, (str, list)) and sum(map(len, source)) > MAX_CELL_CHARS:
+                raise NotAnalysed("cell size")
+    try:
+        nb = nbformat.reads(text, as_version=4)
         cells = []
         for cell in nb.cells:
             source = cell.get("source", "")
@@ -223,11 +320,16 @@ def analyse(nb) -> list[Cell]:
             continue
         number += 1
         defines, syntax_error = set(), False
+        escapes = len(re.findall(r"^\s*[!%?]|=\s*[!%]|\?\s*$", cell.source, re.M))
         try:
+            if escapes > MAX_ESCAPES or escapes * len(cell.source) > ESCAPE_BUDGET:
+                # IPython's transformer would take minutes (or give up after 500 escapes): the
+                # kernel will say whether the cell runs; here, its plain assignments only.
+                raise _Unknown
             tree = ast.parse(transformer.transform_cell(cell.source))
             defines = _assigned_names(tree)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            syntax_error = True
+        except (SyntaxError, ValueError, RecursionError, MemoryError, RuntimeError, _Unknown) as error:
+            syntax_error = isinstance(error, (SyntaxError, ValueError, RecursionError, MemoryError))
             # What the cell meant to define, from its plain assignments, for the messages.
             for line in cell.source.splitlines():
                 target = re.match(r"\s*([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*=(?!=)", line)
@@ -236,6 +338,10 @@ def analyse(nb) -> list[Cell]:
         cells.append(Cell(index, number, cell.source, question, defines, syntax_error,
                           is_check="grader.check(" in cell.source))
     return cells
+
+
+class _Unknown(Exception):
+    pass
 
 
 def _assigned_names(tree) -> set[str]:
@@ -289,15 +395,20 @@ class Grader:
         return Graded({q: 0.0 for q in self.questions}, status, notes)
 
     def grade(self, path: Path, *, writable_cache: bool = False, slot: int = 0) -> Graded:
-        nb = read_submission(path)
-        if nb is None:
+        try:
+            prepared = prepare(path)
+        except NotAnalysed as problem:
+            reason, final = ANALYSIS_PROBLEMS[problem.args[0]]
+            return self._zero(NOT_GRADED if final else NOT_ANALYSED, [message("not analysed", reason=reason)])
+        if prepared is None:
             return self._zero(NOT_GRADED, [message("not a notebook")])
         import nbformat
 
-        cells = analyse(nb)
+        nb, cells = prepared
         home_files = {"submission.ipynb": nbformat.writes(nb).encode(),
                       **{f"tests/{self.exercise.name}/{name}": data for name, data in self.public_files.items()}}
-        job = {"notebook": "submission.ipynb", "names": self.variables, "timeout": self.timeout, "seed": SEED}
+        job = {"notebook": "submission.ipynb", "names": self.variables, "timeout": self.timeout, "seed": SEED,
+               "questions": self.exercise.question_variables()}
         grader_files = {"job.json": json.dumps(job).encode(),
                         "sandbox_runner.py": (TOOLS / "sandbox_runner.py").read_bytes(),
                         "answers.py": (TOOLS / "answers.py").read_bytes()}
@@ -327,7 +438,8 @@ class Grader:
         except (ValueError, RecursionError):
             report = None
         if not isinstance(report, dict) or not isinstance(report.get("cells"), list) or report.get("runner_error"):
-            print(f"    no report from the sandbox; its log ends:\n{result.log[-1500:]}", file=sys.stderr)
+            print(f"    no report from the sandbox; its log ends:\n{inert(result.log[-1500:], keep_newlines=True)}",
+                  file=sys.stderr)
             return self._zero(GRADER_ERROR, notes + [message("grader failed")])
         return self._assess(cells, report, notes)
 
@@ -354,7 +466,11 @@ class Grader:
             if died not in by_index:
                 notes.append(message("no answers"))
             return Graded({q: 0.0 for q in self.questions}, status, notes)
-        results, problem = self.checker.run(export, self.exercise.checks, self.exercise.public_checks)
+        snapshots = report.get("snapshots")
+        snapshots = {q: text for q, text in snapshots.items() if q in self.points and isinstance(text, str)} \
+            if isinstance(snapshots, dict) else {}
+        results, problem = self.checker.run(export, self.exercise.checks, self.exercise.public_checks,
+                                            snapshots=snapshots)
         if results is None:
             print(f"    checks: {problem}", file=sys.stderr)
             return self._zero(GRADER_ERROR, notes + [message("checks failed")])
@@ -449,7 +565,7 @@ def verify_answer_key(grader: Grader) -> None:
     print(f"Grading the answer key {exercise.key.name} first (once per change)...", flush=True)
     for folder in ("pycache", "matplotlib"):
         (cache / folder).mkdir(parents=True, exist_ok=True)
-    owner = sandbox.SANDBOX_UID if (os.geteuid() == 0 and grader.runner.isolated) else None
+    owner = grader.runner.uid(0) if (os.geteuid() == 0 and grader.runner.isolated) else None
     if owner is not None:
         _chown_tree(cache, owner)
     try:
@@ -473,14 +589,38 @@ def _chown_tree(folder: Path, uid: int) -> None:
 
 # The score table -------------------------------------------------------------------------------
 
+POINTS_ROW = "(points possible)"
+
+
+def inert(text: str, keep_newlines: bool = False) -> str:
+    """Text a terminal or spreadsheet shows as it is: every control or format character (ESC, BEL,
+    carriage return, newline unless kept, bidirectional overrides, ...) and every byte that is not
+    UTF-8 written as a visible escape (\\x1b, \\u202e), and backslashes doubled, so that two
+    different texts never print alike."""
+    import unicodedata
+
+    shown = []
+    for character in text:
+        code = ord(character)
+        if character == "\\":
+            shown.append("\\\\")
+        elif character == "\n" and keep_newlines:
+            shown.append(character)
+        elif 0xDC80 <= code <= 0xDCFF:  # an undecodable byte, kept by surrogateescape
+            shown.append(f"\\x{code - 0xDC00:02x}")
+        elif unicodedata.category(character) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+            shown.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            shown.append(character)
+    return "".join(shown)
+
+
 def display_name(name: str) -> str:
-    """A file name as the table shows it: undecodable bytes escaped, formulas defused."""
-    text = os.fsencode(name).decode("utf-8", "backslashreplace")
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def stored_name(shown: str) -> str:
-    return shown[1:] if shown[:1] == "'" and shown[1:2] in ("=", "+", "-", "@", "\t", "\r") else shown
+    """A file name as the table and the console show it: one line, inert (see `inert`), a formula
+    defused with a leading apostrophe, and never the points row's label. Different names always
+    show differently, so a row names its file unambiguously."""
+    text = inert(os.fsencode(name).decode("utf-8", "surrogateescape"))
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "'") or text == POINTS_ROW else text
 
 
 def entries(folder: Path, out: Path):
@@ -512,18 +652,19 @@ def read_table(out: Path, columns: list[str]) -> dict[str, dict]:
         if reader.fieldnames != columns:
             print(f"{out} has other columns than this exercise's questions: starting a new table")
             return {}
-        return {stored_name(row["submission"]): row for row in reader if row["submission"] != "(points possible)"}
+        return {row["submission"]: row for row in reader if row["submission"] != POINTS_ROW}
 
 
 def write_table(out: Path, columns: list[str], points: dict[str, float], rows: dict[str, dict]) -> None:
-    """The whole table, written to a temporary file and moved into place: never half written."""
+    """The whole table, written to a temporary file and moved into place: never half written.
+    `rows` are keyed by the names as shown (`display_name`); the points row comes first."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
-    writer.writerow({"submission": "(points possible)", **{q: f"{p:g}" for q, p in points.items()},
+    writer.writerow({"submission": POINTS_ROW, **{q: f"{p:g}" for q, p in points.items()},
                      "total": f"{sum(points.values()):g}", "status": "", "message": ""})
     for name in sorted(rows):
-        writer.writerow({**rows[name], "submission": display_name(name)})
+        writer.writerow({**rows[name], "submission": name})
     handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     with os.fdopen(handle, "w", encoding="utf-8", newline="") as f:
         f.write(buffer.getvalue())
@@ -604,7 +745,7 @@ def main(argv=None):
     rows = {} if args.fresh else read_table(out, columns)
     todo = []
     for name, kind in entries(folder, out):
-        previous = rows.get(name)
+        previous = rows.get(display_name(name))
         if previous is not None and previous["status"] not in TRANSIENT:
             print(f"{display_name(name)}: already graded, skipped")
         else:
@@ -620,7 +761,7 @@ def main(argv=None):
         try:
             return grader.grade(folder / name, slot=slot)
         except Exception as error:  # noqa: BLE001 - a grader bug must not stop the batch
-            print(f"{display_name(name)}: grader error {error!r}", file=sys.stderr)
+            print(f"{display_name(name)}: grader error {inert(repr(error))}", file=sys.stderr)
             return Graded({q: 0.0 for q in grader.questions}, GRADER_ERROR, [message("grader failed")])
         finally:
             slots.put(slot)
@@ -629,12 +770,17 @@ def main(argv=None):
         futures = {pool.submit(grade_entry, name, kind): name for name, kind in todo}
         for future in concurrent.futures.as_completed(futures):
             name, graded = futures[future], future.result()
-            rows[name] = {"submission": name, **{q: f"{s:g}" for q, s in graded.scores.items()},
+            previous = rows.get(display_name(name))
+            if graded.status == NOT_ANALYSED and previous is not None and previous["status"] == NOT_ANALYSED:
+                graded.status = NOT_GRADED  # retried once: final now
+            rows[display_name(name)] = {"submission": display_name(name), **{q: f"{s:g}" for q, s in graded.scores.items()},
                           "total": f"{graded.total:g}", "status": graded.status, "message": graded.message}
             write_table(out, columns, grader.points, rows)  # only this thread writes the table
             print(f"{display_name(name)}: {graded.total:g} points, {graded.status}: {graded.message}", flush=True)
     write_table(out, columns, grader.points, rows)
     print(f"Scores written to {out}")
+    if runner.isolated and os.geteuid() == 0:
+        print(f"Sandboxes ran as users {', '.join(map(str, runner.users()))} (this run's own)")
     if args.unisolated:
         print("UNISOLATED run: these submissions were not sandboxed.")
     return 0

@@ -152,7 +152,7 @@ def run(root: Path) -> int:
     chosen = (preferred or notebooks)[0]
     note = "" if len(notebooks) == 1 else f"Several notebooks were submitted; {chosen.name} was graded. "
     graded = grader.grade(chosen)
-    if graded.status == grade.GRADER_ERROR:
+    if graded.status in (grade.GRADER_ERROR, grade.NOT_ANALYSED):
         graded = grader.grade(chosen)  # one retry for a failure of the grader itself
     write(results(grader, graded, note))
     return 0

@@ -22,8 +22,12 @@ the sandbox is killed: the sandbox is a PID namespace whose first process is kil
 
 Two ways to get there, chosen automatically:
   * run as root (CI, Gradescope): bubblewrap builds the sandbox as root (so it can read a Python
-    installed under /root), and before anything else runs, `setpriv` switches to the dedicated
-    user SANDBOX_UID (default 65432, or $GRADER_SANDBOX_UID), which owns nothing on the machine;
+    installed under /root), and before anything else runs, `setpriv` switches to a dedicated user
+    which owns nothing on the machine. Each slot (sandboxes running at the same time) of each
+    grading run leases its own user from SANDBOX_UID (default 65432, or $GRADER_SANDBOX_UID)
+    upwards: the first of UID_RANGE users whose lock file (in LOCK_DIR) no other process holds
+    locked and which runs no process. So two grading runs at once never share a user, and one
+    run's processes never count against another's process limit;
   * run as an ordinary user (an instructor's laptop): bubblewrap makes a user namespace, which
     also forbids further user namespaces inside (--disable-userns); the processes keep the
     instructor's user id outside the sandbox, and the mount namespace is what hides their files.
@@ -50,6 +54,8 @@ GRADER_DIR = "/grader"  # the grader's own read-only files inside the sandbox
 INSTALL_HINT = ("Install bubblewrap (Debian/Ubuntu: `sudo apt-get install -y bubblewrap`; Fedora: "
                 "`sudo dnf install bubblewrap`), or grade without isolation, trusting every submission, "
                 "with UNISOLATED=1 (`--unisolated`).")
+UID_RANGE = 256
+LOCK_DIR = Path(os.environ.get("GRADER_LOCK_DIR") or Path(tempfile.gettempdir()) / "grader-sandbox-users")
 GIB = 1 << 30
 MIB = 1 << 20
 
@@ -163,6 +169,52 @@ def architecture_problem() -> str | None:
             "or with UNISOLATED=1 (`--unisolated`) for trusted notebooks.")
 
 
+class _UserLeases:
+    """The sandbox users this process holds, one per slot, each locked (flock) for its lifetime."""
+
+    def __init__(self):
+        import threading
+
+        self.lock = threading.Lock()
+        self.held: dict[int, tuple[int, int]] = {}  # slot -> (uid, locked file descriptor)
+
+    def uid(self, slot: int) -> int:
+        import fcntl
+
+        with self.lock:
+            if slot in self.held:
+                return self.held[slot][0]
+            LOCK_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+            taken = {uid for uid, _ in self.held.values()}
+            for uid in range(SANDBOX_UID, SANDBOX_UID + UID_RANGE):
+                if uid in taken:
+                    continue
+                fd = os.open(LOCK_DIR / f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    os.close(fd)
+                    continue
+                if _process_count(uid):  # a leftover of a run that held it: never share a user
+                    os.close(fd)
+                    continue
+                self.held[slot] = (uid, fd)
+                return uid
+        raise OSError(f"all {UID_RANGE} sandbox users from {SANDBOX_UID} are in use by other grading runs "
+                      f"(lock files in {LOCK_DIR}); wait for one to end, or set GRADER_SANDBOX_UID to "
+                      "another range")
+
+    def uids(self) -> list[int]:
+        with self.lock:
+            return sorted(uid for uid, _ in self.held.values())
+
+    def release(self) -> None:
+        with self.lock:
+            for _, fd in self.held.values():
+                os.close(fd)
+            self.held.clear()
+
+
 class _Runner:
     """What the sandbox and the unisolated runner share: limits, supervision, clean-up."""
 
@@ -173,6 +225,15 @@ class _Runner:
         self.limits = limits or Limits()
         self.env = env or {}
         self.as_root = os.geteuid() == 0
+        self.leases = _UserLeases()
+
+    def uid(self, slot: int = 0) -> int:
+        """The user the sandboxes of this slot run as (as root: leased, see the module's docstring)."""
+        return self.leases.uid(slot) if self.as_root else os.getuid()
+
+    def users(self) -> list[int]:
+        """The sandbox users this runner has leased so far."""
+        return self.leases.uids()
 
     def _environment(self, home: str, grader: str, tmp: str) -> dict[str, str]:
         env = {"PATH": f"{Path(sys.prefix)}/bin:/usr/bin:/bin", "HOME": home, "USER": "student",
@@ -240,11 +301,14 @@ class Sandbox(_Runner):
         `{home}`, `{grader}` and `{tmp}` in the command and the environment name those folders.
         Never raises for anything the command does; Result.start_failed says the sandbox itself
         could not be made. Sandboxes running at the same time use different `slot`s: as root, each
-        slot has its own user (SANDBOX_UID + slot), so one sandbox's processes never count against
-        another's limit.
+        slot has its own leased user, so one sandbox's processes never count against another's limit.
         """
-        uid = gid = SANDBOX_UID + slot
-        if not self.as_root:
+        if self.as_root:
+            try:
+                uid = gid = self.uid(slot)
+            except OSError as error:
+                return Result(None, b"", f"could not prepare the sandbox: {error}", 0.0, start_failed=True)
+        else:
             uid, gid = os.getuid(), os.getgid()
         extra = 0 if self.as_root else _process_count(os.getuid())
         fds: list[int] = []
@@ -498,7 +562,9 @@ def problem() -> str | None:
         return f"bubblewrap ({BWRAP}) is not installed. {INSTALL_HINT}"
     if architecture_problem():
         return architecture_problem()
-    result = Sandbox(python_roots()).run([sys.executable, "-c", "print('ok')"], timeout=60)
+    trial = Sandbox(python_roots())
+    result = trial.run([sys.executable, "-c", "print('ok')"], timeout=60)
+    trial.leases.release()
     if result.output.strip() != b"ok":
         return (f"bubblewrap is installed but could not make a sandbox here ({result.log.strip()[-300:]}). "
                 f"{INSTALL_HINT}")

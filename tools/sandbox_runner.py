@@ -2,11 +2,15 @@
 
 Usage (by tools/grade.py, inside the sandbox): python sandbox_runner.py job.json
 
-The job names the notebook, the variables to export, the time allowed and the random seed. The
-notebook runs top to bottom in a fresh kernel of this Python, whatever kernel it names, with
-errors allowed (a raising cell is recorded and the next one runs). When the time is up, the
-running cell is interrupted and no further cell runs. Then `answers.export` runs in the kernel
-and writes the variables as plain data. If the kernel dies, the cells before the one that killed
+The job names the notebook, the variables to export (all of them, and those each question's
+checks take), the time allowed and the random seed. The notebook runs top to bottom in a fresh
+kernel of this Python, whatever kernel it names, with errors allowed (a raising cell is recorded
+and the next one runs). Right after a cell that runs a question's check (`grader.check("q3")`),
+`answers.export` writes that question's variables as plain data: its snapshot, which the grader
+grades that question on, so a later cell reusing a name cannot change an earlier score (the
+snapshots share one size budget; past it, a question falls back to the final state). When the
+time is up, the running cell is interrupted and no further cell runs. Then `answers.export` runs
+in the kernel and writes all the variables as plain data. If the kernel dies, the cells before the one that killed
 it run again in a new kernel (within the same time limit) and their answers are exported. The report, one JSON document on the standard output the
 grader gave this process, says for each code cell which exception it raised (by class name
 only), where the run stopped, and holds the exported answers. Everything the kernel prints goes
@@ -18,11 +22,14 @@ replace this report. It only ever describes the student's own answers.
 import json
 import os
 import re
+import secrets
 import sys
 import time
 from pathlib import Path
 
 EXPORT_SECONDS = 30  # for the export after the last cell, on top of the notebook's time
+SNAPSHOT_BYTES = 48 * 1024 * 1024  # of all the questions' snapshots together, as exported text
+CHECK_CALL = re.compile(r"""grader\.check\(\s*["'](q\d+)["']\s*\)""")
 SEED_CODE = "__import__('random').seed({seed}); __import__('numpy').random.seed({seed})"
 EXPORT_CODE = '''
 def _grader_export():
@@ -41,7 +48,7 @@ def main(job_path: str) -> int:
     report_fd = os.dup(1)
     os.dup2(2, 1)
     report = {"cells": [], "stopped_at": None, "died_at": None, "export": None, "export_problem": None,
-              "runner_error": None}
+              "runner_error": None, "snapshots": {}}
 
     def finish():
         """Send the report and end at once: the kernel is not shut down politely (a dead or busy
@@ -99,12 +106,19 @@ def session(job, cells, stop, deadline, report, home, scratch, kernels, record) 
 
     # The grader's own two cells (seeds, export) run after the notebook's, at their own indices.
     setup = nbformat.v4.new_code_cell(SEED_CODE.format(seed=int(job["seed"])))
-    export_path = scratch / "grader-answers.json"
-    export_path.unlink(missing_ok=True)
     answers_source = (Path(__file__).parent / "answers.py").read_text()
-    export = nbformat.v4.new_code_cell(EXPORT_CODE.format(
-        source=answers_source, names=list(job["names"]), path=str(export_path)))
-    nb = nbformat.v4.new_notebook(cells=[*cells, setup, export])
+
+    def export_cell(names):
+        """A cell exporting `names`, to a file of a name nothing in the notebook can know in advance
+        (a folder made where an earlier session wrote cannot block it)."""
+        path = scratch / f"grader-answers-{secrets.token_hex(12)}.json"
+        return nbformat.v4.new_code_cell(EXPORT_CODE.format(source=answers_source, names=list(names),
+                                                            path=str(path))), path
+
+    export, export_path = export_cell(job["names"])
+    questions = job.get("questions", {})
+    # The last place is the snapshots' (each replaces the one before: nbclient keeps outputs by index).
+    nb = nbformat.v4.new_notebook(cells=[*cells, setup, export, nbformat.v4.new_code_cell("")])
     # AsyncKernelManager: with a blocking one, nbclient never notices that the kernel died.
     manager = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(scratch / "kernel"),
                                  kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
@@ -132,6 +146,10 @@ def session(job, cells, stop, deadline, report, home, scratch, kernels, record) 
                 return index
             errors = [o.get("ename", "") for o in cell.get("outputs", []) if o.get("output_type") == "error"]
             cell.outputs = []  # the grader needs none of it; megabytes of output are dropped at once
+            for question in dict.fromkeys(CHECK_CALL.findall(cell.source)):
+                if question in questions and time.monotonic() < deadline:
+                    if snapshot(client, nb, export_cell(questions[question]), len(cells) + 2, report, question):
+                        return index
             if time.monotonic() >= deadline:
                 log(f"time is up in cell {index}")
                 report["stopped_at"] = index
@@ -151,6 +169,33 @@ def session(job, cells, stop, deadline, report, home, scratch, kernels, record) 
         if export_path.is_file():
             report["export"] = export_path.read_text(encoding="utf-8", errors="replace")
         return None
+
+
+def snapshot(client, nb, cell_and_path, index, report, question) -> bool:
+    """Export one question's variables as they are now (see the module's docstring). Returns True
+    if the kernel died doing it."""
+    from nbclient.exceptions import DeadKernelError
+
+    cell, path = cell_and_path
+    nb.cells[index] = cell
+    client.timeout = EXPORT_SECONDS
+    try:
+        client.execute_cell(cell, index)
+    except DeadKernelError:
+        log(f"kernel died exporting {question}")
+        return True
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
+        path.unlink()
+    except OSError:
+        text = None
+    snapshots = report["snapshots"]
+    used = sum(len(t) for q, t in snapshots.items() if q != question)
+    if text is not None and used + len(text) <= SNAPSHOT_BYTES:
+        snapshots[question] = text
+    else:
+        snapshots.pop(question, None)  # graded on the final state instead
+    return False
 
 
 def _name(text: str) -> str:
