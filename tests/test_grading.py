@@ -144,10 +144,33 @@ def build_submissions(folder: Path, scores_csv: Path) -> None:
     answer(syntax, "q4").source = "posterior_means = (1 +"
     write("syntax-error.ipynb", syntax)
     write("missing-answer.ipynb", submission(answered=["q1", "q2", "q3", "q4", "q5"]))
-    retyped = submission()  # right values, then two answers turned into what the checks cannot use
-    retyped.cells.append(nbformat.v4.new_code_cell(
-        "shrinkage_factors = shrinkage_factors.to_numpy()\nshrunk_estimates = lambda: None"))
+    retyped = submission()  # right values, but two answers, when checked, of types the checks cannot use
+    for question, retype, restore in [
+            ("q1", "kept = shrinkage_factors\nshrinkage_factors = shrinkage_factors.to_numpy()", "shrinkage_factors = kept"),
+            ("q3", "kept = shrunk_estimates\nshrunk_estimates = lambda: None", "shrunk_estimates = kept")]:
+        answer(retyped, question).source += "\n" + retype
+        check = next(i for i, c in enumerate(retyped.cells) if f'grader.check("{question}")' in c.source)
+        retyped.cells.insert(check + 1, nbformat.v4.new_code_cell(restore))  # later questions use them
     write("wrong-types.ipynb", retyped)
+    # Each question is graded on its answers when its check ran: later cells reusing names change nothing.
+    reuses = submission()
+    reuses.cells.append(nbformat.v4.new_code_cell(
+        "shrinkage_factors = 'a label'\nposterior_means = None\nchoate_reduction_percent = 'for the plot'"))
+    write("reuses-names-later.ipynb", reuses)
+    # Runs independent of each other: a blocked export path and one giant answer cost nothing else.
+    blocks = submission()
+    answer(blocks, "q4").source = "import os\nos.makedirs('/tmp/grader-answers.json/x', exist_ok=True)\nos._exit(1)"
+    write("blocks-its-export.ipynb", blocks)
+    giant = submission()
+    answer(giant, "q6").source += "\nninth_estimate = __import__('numpy').zeros(20_000_000)"
+    write("giant-array.ipynb", giant)
+    write("shared-memory-hog.ipynb", _insert_after_setup(submission(), SHARED_MEMORY_HOG))
+    # Output and names a terminal or a spreadsheet would interpret.
+    write("prints-escapes.ipynb", _insert_after_setup(submission(), f"print({FORGED!r})\nimport os\nos.write(2, {FORGED.encode()!r})"))
+    write("forges-a-line.ipynb", _insert_after_setup(submission(), FORGES_A_LINE))
+    write("esc\x1b[2J title\x1b]0;owned\x07.ipynb", submission())
+    for name in ["new\nline.ipynb", os.fsdecode(b"latin-\xe9t\xe9.ipynb"), "(points possible)", "(points possible).ipynb"]:
+        (folder / name).write_text('{"cells": [ not json')
     edited = submission()
     checks = [c for c in edited.cells if "check" in c.metadata.get("tags", [])]
     checks[0].source = "print('checked!')"
@@ -184,6 +207,33 @@ def build_submissions(folder: Path, scores_csv: Path) -> None:
 
 
 MEMORY_BOMB = "big = bytearray(6 * 1024**3)"
+
+SHARED_MEMORY_HOG = """\
+import ctypes, mmap, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+for _ in range(3):  # three 2 GiB System V segments, touched and detached
+    shmid = libc.shmget(0, 2 * 1024**3, 0o1600)
+    if shmid >= 0:
+        address = libc.shmat(shmid, None, 0)
+        ctypes.memset(address, 1, 2 * 1024**3)
+        libc.shmdt(ctypes.c_void_p(address))
+for _ in range(24):  # 24 memfd files of 256 MiB
+    fd = os.memfd_create("hog")
+    os.ftruncate(fd, 256 * 2**20)
+    with mmap.mmap(fd, 256 * 2**20) as view:
+        view[::4096] = b"x" * len(view[::4096])
+"""
+
+# Clipboard write (OSC 52), window title, bell, clear screen, and a line in the grader's own form.
+FORGED = ("\x1b]52;c;Zm9yZ2Vk\x07\x1b]0;owned\x07\x07\x1b[2J\x1b[H\r"
+          "\x1b[32m60-ansi.ipynb: 19 points, graded: all checks passed\x1b[0m\n")
+
+FORGES_A_LINE = f"""\
+import os
+os.write(2, {FORGED.encode()!r})
+os.kill(os.getppid(), 9)  # the runner: no report, so the grader prints the end of its log
+"""
 
 FORK_BOMB = """\
 import os, time
@@ -327,9 +377,14 @@ def _scores(row):
 
 
 def test_every_file_has_exactly_one_row(graded):
+    import grade
+
     names = sorted(p.name for p in graded["folder"].iterdir())
-    shown = sorted("'" + n if n.startswith("-") else n for n in names)
-    assert sorted(graded["rows"]) == sorted(["(points possible)", *shown])
+    shown = sorted(grade.display_name(n) for n in names)
+    assert "'-changes-directory.ipynb" in shown and "'(points possible)" in shown
+    table = list(csv.reader(graded["scores"].read_text(encoding="utf-8").splitlines()))
+    assert sorted(row[0] for row in table[1:]) == sorted(["(points possible)", *shown])
+    assert table[1][0] == "(points possible)" and len(table) == 2 + len(names)
     assert float(_row(graded, "(points possible)")["total"]) == FULL
 
 
@@ -404,6 +459,44 @@ def test_deleted_or_edited_checks_are_graded_with_the_originals(graded):
 
 def test_megabytes_of_output_do_not_break_grading(graded):
     assert float(_row(graded, "prints-megabytes.ipynb")["total"]) == FULL
+
+
+def test_later_cells_reusing_names_do_not_change_earlier_scores(graded):
+    row = _row(graded, "reuses-names-later.ipynb")
+    assert float(row["total"]) == FULL and row["message"] == "all checks passed", row
+
+
+def test_a_blocked_export_and_a_giant_answer_cost_only_their_own_points(graded):
+    blocked = _row(graded, "blocks-its-export.ipynb")
+    assert _scores(blocked) == [4, 3, 3, 0, 0, 0] and blocked["status"] == "graded", blocked
+    giant = _row(graded, "giant-array.ipynb")
+    assert _scores(giant) == [4, 3, 3, 3, 3, 0] and giant["status"] == "graded", giant
+    assert giant["message"] == "q6: ninth_estimate is too large for the grader to read"
+
+
+def test_shared_memory_is_refused_and_the_rest_graded(graded):
+    row = _row(graded, "shared-memory-hog.ipynb")
+    cell = where(graded["folder"] / "shared-memory-hog.ipynb", source=SHARED_MEMORY_HOG)
+    assert float(row["total"]) == FULL and row["message"] == f"{cell} raised PermissionError", row
+
+
+def test_nothing_a_submission_writes_reaches_the_console_raw(graded):
+    import grade
+
+    for run in ("first", "second"):
+        console = graded[run].stdout + graded[run].stderr
+        assert not [c for c in console if c != "\n" and not c.isprintable()], run
+        assert "\n60-ansi.ipynb" not in console and "\\x1b[32m60-ansi.ipynb" in console
+    table = graded["scores"].read_text(encoding="utf-8")
+    assert not [c for c in table if c != "\n" and not c.isprintable()]
+    assert float(_row(graded, "prints-escapes.ipynb")["total"]) == FULL
+    assert _row(graded, "forges-a-line.ipynb")["status"] == "grader error"
+    escaped = grade.display_name("esc\x1b[2J title\x1b]0;owned\x07.ipynb")
+    assert escaped == "esc\\x1b[2J title\\x1b]0;owned\\x07.ipynb"
+    assert float(_row(graded, escaped)["total"]) == FULL
+    for name in ["new\nline.ipynb", os.fsdecode(b"latin-\xe9t\xe9.ipynb"), "(points possible).ipynb"]:
+        assert _row(graded, grade.display_name(name))["status"] == "not graded"
+    assert _row(graded, "'(points possible)")["message"].startswith("not a valid notebook")
 
 
 def test_a_memory_bomb_fails_inside_its_cell(graded):
@@ -589,3 +682,45 @@ def test_each_folder_has_its_own_table_and_fresh_regrades(tmp_path):
     fresh = subprocess.run([*run, "section a", "--fresh"], cwd=tmp_path, capture_output=True, text=True)
     assert "broken.ipynb: already graded, skipped" in again.stdout
     assert "already graded" not in fresh.stdout and "broken.ipynb: 0 points, not graded" in fresh.stdout
+
+
+HOLDS_PROCESSES = """\
+import os, time
+for _ in range(250):  # ~250 processes held for a minute: all the process limit of the user
+    try:
+        if os.fork() == 0:
+            time.sleep(60)
+            os._exit(0)
+    except OSError:
+        break
+"""
+
+
+def test_two_grading_runs_at_once_do_not_change_each_other_s_scores(tmp_path):
+    """Two instructors (or `make grade` twice) on one machine, with the same GRADER_SANDBOX_UID:
+    one folder holds a submission that keeps ~250 processes, the other two correct notebooks."""
+    student = nbformat.read(ROOT / "exercises" / f"{EXERCISE}.ipynb", as_version=4)
+    key = nbformat.read(ROOT / "solutions" / f"{EXERCISE}.ipynb", as_version=4)
+    solutions = [c.source for c in key.cells if c.cell_type == "code" and "solution" in c.metadata.get("tags", [])]
+    for cell, solution in zip(_answers(student), solutions):
+        cell.source = solution
+    (tmp_path / "hog").mkdir()
+    (tmp_path / "honest").mkdir()
+    nbformat.write(_insert_after_setup(copy.deepcopy(student), HOLDS_PROCESSES), tmp_path / "hog" / "holds.ipynb")
+    for name in ("first.ipynb", "second.ipynb"):
+        nbformat.write(student, tmp_path / "honest" / name)
+    uid = random.Random().randrange(65100, 65400)
+    env = {**os.environ, "GRADER_SANDBOX_UID": str(uid)}
+    runs = {}
+    for folder in ("hog", "honest"):
+        runs[folder] = subprocess.Popen(
+            [sys.executable, str(ROOT / "tools" / "grade.py"), EXERCISE, folder, "--timeout", str(TIMEOUT)],
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        time.sleep(2)  # the hog starts first
+    outputs = {folder: run.communicate(timeout=900)[0] for folder, run in runs.items()}
+    assert all(run.returncode == 0 for run in runs.values()), outputs
+    assert not _users(outputs["hog"]) & _users(outputs["honest"]), outputs
+    with open(tmp_path / f"honest-{EXERCISE}-scores.csv", newline="", encoding="utf-8") as f:
+        rows = {row["submission"]: row for row in csv.DictReader(f)}
+    for name in ("first.ipynb", "second.ipynb"):
+        assert float(rows[name]["total"]) == FULL and rows[name]["status"] == "graded", outputs["honest"]

@@ -568,9 +568,11 @@ def verify_answer_key(grader: Grader) -> None:
     owner = grader.runner.uid(0) if (os.geteuid() == 0 and grader.runner.isolated) else None
     if owner is not None:
         _chown_tree(cache, owner)
+    timeout, grader.timeout = grader.timeout, max(grader.timeout, DEFAULT_TIMEOUT)  # cold caches are slow
     try:
         graded = grader.grade(exercise.key, writable_cache=True)
     finally:
+        grader.timeout = timeout
         if owner is not None:
             _chown_tree(cache, 0)  # read-only for the sandboxes from now on, whatever the mount
     possible = sum(grader.points.values())
