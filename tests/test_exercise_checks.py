@@ -74,15 +74,33 @@ def exercise_data(exercise: str) -> dict:
     return namespace
 
 
-def fit(posterior: dict, dims: dict | None = None, coords: dict | None = None, divergences: int = 0):
-    """A synthetic fit: posterior draws shaped (chain, draw, ...) and sample_stats['diverging']."""
+def fit(posterior: dict, dims: dict | None = None, coords: dict | None = None, divergences: int = 0,
+        logp=None):
+    """A synthetic fit: posterior draws shaped (chain, draw, ...) and sample_stats['diverging'], and
+    the log density of each draw as nutpie records it (`logp`), when given."""
     chains, draws = np.shape(next(iter(posterior.values())))[:2]
     diverging = np.zeros(chains * draws, dtype=bool)
     diverging[:divergences] = True
-    return az.from_dict(
-        {"posterior": posterior, "sample_stats": {"diverging": diverging.reshape(chains, draws)}},
-        dims=dims or {}, coords=coords or {},
-    )
+    sample_stats = {"diverging": diverging.reshape(chains, draws)}
+    if logp is not None:
+        sample_stats["logp"] = np.asarray(logp, dtype=float).reshape(chains, draws)
+    return az.from_dict({"posterior": posterior, "sample_stats": sample_stats}, dims=dims or {}, coords=coords or {})
+
+
+def eight_schools_logp(mu, tau, theta, centred: bool, y=None, sigma=None):
+    """The Eight Schools models' log density (mu ~ N(0, 20), tau ~ HalfNormal(10) sampled as log tau)
+    of draws (chain, draw[, school]): in (mu, log tau, theta) for the centred model, in
+    (mu, log tau, z) for the non-centred one. Other data can be given."""
+    data = eight_schools_data()
+    y = data["y"].to_numpy() if y is None else y
+    sigma = data["sigma"].to_numpy() if sigma is None else sigma
+    mu, tau, theta = (np.asarray(a, dtype=float) for a in (mu, tau, theta))
+    logp = stats.norm(0, 20).logpdf(mu) + stats.halfnorm(scale=10).logpdf(tau) + np.log(tau)
+    if centred:
+        logp = logp + stats.norm(mu[..., None], tau[..., None]).logpdf(theta).sum(-1)
+    else:
+        logp = logp + stats.norm(0, 1).logpdf((theta - mu[..., None]) / tau[..., None]).sum(-1)
+    return logp + stats.norm(theta, sigma).logpdf(y).sum(-1)
 
 
 def sticky(draws, repeat=20):
@@ -165,22 +183,30 @@ def shrinkage_arithmetic():
 def non_centred():
     cases = [(1.0, 8), (0.5, 3), (5.0, 8), (12.0, 20)]
     right_jacobians = [n * np.log(tau) for tau, n in cases]
-    mu, tau, theta = eight_schools_exact_draws()
+    mu, tau, theta = eight_schools_exact_draws(n_chains=4)
     schools = list(eight_schools_data().index)
     dims, coords = {"theta": ["school"], "z": ["school"]}, {"school": schools}
+    non_centred_logp = eight_schools_logp(mu, tau, theta, centred=False)
     non_centred_fit = fit({"mu": mu, "tau": tau, "z": (theta - mu[..., None]) / tau[..., None], "theta": theta},
-                          dims, coords)
-    centred_fit = fit({"mu": mu, "tau": tau, "theta": theta}, dims, coords, divergences=15)
+                          dims, coords, logp=non_centred_logp)
+    centred_fit = fit({"mu": mu, "tau": tau, "theta": theta}, dims, coords, divergences=15,
+                      logp=eight_schools_logp(mu, tau, theta, centred=True))
+    # Issue 23's cheat: the non-centred fit with z dropped, passed off as the centred one.
+    z_dropped = fit({"mu": mu, "tau": tau, "theta": theta}, dims, coords, logp=non_centred_logp)
+    # A centred fit of other data (every school's effect halved), and draws made without a model.
+    other_data = fit({"mu": mu, "tau": tau, "theta": theta}, dims, coords, divergences=15,
+                     logp=eight_schools_logp(mu, tau, theta, centred=True, y=eight_schools_data()["y"].to_numpy() / 2))
+    no_model = fit({"mu": mu, "tau": tau, "theta": theta}, dims, coords)
     # A centred fit that missed the funnel's neck: its draws of small tau replaced by others.
     keep = tau > 1
     refill = np.random.default_rng(2).choice(np.flatnonzero(keep.ravel()), size=int((~keep).sum()))
-    mu_n, tau_n, theta_n = (a.reshape(2000, *a.shape[2:]).copy() for a in (mu, tau, theta))
+    mu_n, tau_n, theta_n = (a.reshape(4000, *a.shape[2:]).copy() for a in (mu, tau, theta))
     for array in (mu_n, tau_n, theta_n):
         array[~keep.ravel()] = array[refill]
-    missed = fit({"mu": mu_n.reshape(2, 1000), "tau": tau_n.reshape(2, 1000),
-                  "z": ((theta_n - mu_n[:, None]) / tau_n[:, None]).reshape(2, 1000, 8),
-                  "theta": theta_n.reshape(2, 1000, 8)}, dims, coords)
-    prior_tau = np.abs(np.random.default_rng(3).normal(0, 10, size=(2, 1000)))
+    missed = fit({"mu": mu_n.reshape(4, 1000), "tau": tau_n.reshape(4, 1000),
+                  "z": ((theta_n - mu_n[:, None]) / tau_n[:, None]).reshape(4, 1000, 8),
+                  "theta": theta_n.reshape(4, 1000, 8)}, dims, coords)
+    prior_tau = np.abs(np.random.default_rng(3).normal(0, 10, size=(4, 1000)))
     from_prior = fit({"mu": mu, "tau": prior_tau, "z": (theta - mu[..., None]) / prior_tau[..., None],
                       "theta": theta}, dims, coords)
     slow = fit({"mu": sticky(mu), "tau": sticky(tau), "z": sticky((theta - mu[..., None]) / tau[..., None]),
@@ -215,12 +241,20 @@ def non_centred():
         "test_q4_non_centred_matches_the_exact_posterior": (
             {"non_centred_idata": non_centred_fit},
             [{"non_centred_idata": missed}, {"non_centred_idata": from_prior}, {"non_centred_idata": slow},
-             {"non_centred_idata": centred_fit}]),
+             {"non_centred_idata": centred_fit},
+             {"non_centred_idata": fit({"mu": mu, "tau": tau, "z": (theta - mu[..., None]) / tau[..., None],
+                                        "theta": theta}, dims, coords, divergences=9, logp=non_centred_logp)}]),
+        "test_q4_each_fit_is_its_model_on_the_data": (
+            fits, [{**fits, "centred_idata": z_dropped}, {**fits, "centred_idata": other_data},
+                   {**fits, "centred_idata": no_model}, {**fits, "non_centred_idata": centred_fit},
+                   {**fits, "centred_idata": non_centred_fit}]),
         "test_q5_shape": ({"diagnostics": right_diagnostics},
                           [{"diagnostics": right_diagnostics.rename(index={"non-centred": "noncentred"})}]),
         "test_q5_values": ({"diagnostics": right_diagnostics, **fits},
                            [{"diagnostics": diagnostics(prob=0.89), **fits},
-                            {"diagnostics": right_diagnostics.assign(divergences=0), **fits}]),
+                            {"diagnostics": right_diagnostics.assign(divergences=0), **fits},
+                            {"diagnostics": right_diagnostics.assign(r_hat_tau=right_diagnostics["r_hat_tau"] + 0.02),
+                             **fits}]),
     }
 
 
@@ -233,19 +267,41 @@ def poisson_rates():
         return pd.DataFrame({"mean": posterior.mean(), "low": posterior.ppf(0.03), "high": posterior.ppf(0.97)},
                             index=hospitals)
 
+    def logp(mu, tau, z, counts=counts):
+        """The model's log density in (mu, log tau, z), as nutpie records it."""
+        return (stats.norm(0, 1.5).logpdf(mu) + stats.halfnorm(scale=1).logpdf(tau) + np.log(tau)
+                + stats.norm(0, 1).logpdf(z).sum(-1)
+                + stats.poisson(np.exp(mu[..., None] + tau[..., None] * z) * exposure).logpmf(counts).sum(-1))
+
+    # Independent draws near the posterior: mu, log tau and each log rate normal with the reference
+    # run's means and standard deviations (from the hidden check), z = (log rate - mu) / tau.
     rng = np.random.default_rng(4)
-    mu = rng.normal(0.35, 0.48, size=(2, 2000))
-    tau = np.abs(rng.normal(1.1, 0.4, size=(2, 2000)))
-    z = rng.normal(size=(2, 2000, 8))
-    rate = np.exp(mu[..., None] + tau[..., None] * z)
+    shape = (4, 2000)
+    mu = rng.normal(0.31994, 0.47866, size=shape)
+    tau = np.exp(rng.normal(0.05072, 0.35504, size=shape))
+    log_rate = rng.normal([0.268, 1.7237, -0.1283, 0.4241, -0.4585, -1.2239, 1.2627, 0.8219],
+                          [0.5301, 0.1885, 0.7598, 0.2719, 1.0449, 0.9731, 0.2115, 0.3152], size=(*shape, 8))
+    z = (log_rate - mu[..., None]) / tau[..., None]
+    rate = np.exp(log_rate)
     dims, coords = {"z": ["hospital"], "rate": ["hospital"]}, {"hospital": hospitals}
-    right_fit = fit({"mu": mu, "tau": tau, "z": z, "rate": rate}, dims, coords)
-    centred_fit = fit({"mu": mu, "tau": tau, "z": z, "rate": np.exp(rng.normal(0.3, 0.8, size=(2, 2000, 8)))},
-                      dims, coords)
-    diverging_fit = fit({"mu": mu, "tau": tau, "z": z, "rate": rate}, dims, coords, divergences=3)
-    slow_fit = fit({"mu": sticky(mu), "tau": sticky(tau), "z": sticky(z),
-                    "rate": np.exp(sticky(mu)[..., None] + sticky(tau)[..., None] * sticky(z))}, dims, coords)
+    right_fit = fit({"mu": mu, "tau": tau, "z": z, "rate": rate}, dims, coords, logp=logp(mu, tau, z))
+    centred_fit = fit({"mu": mu, "tau": tau, "z": z, "rate": np.exp(rng.normal(0.3, 0.8, size=(*shape, 8)))},
+                      dims, coords, logp=logp(mu, tau, z))
+    diverging_fit = fit({"mu": mu, "tau": tau, "z": z, "rate": rate}, dims, coords, divergences=40,
+                        logp=logp(mu, tau, z))
+    slow = {name: sticky(value) for name, value in {"mu": mu, "tau": tau, "z": z}.items()}
+    slow_fit = fit({**slow, "rate": np.exp(slow["mu"][..., None] + slow["tau"][..., None] * slow["z"])}, dims, coords,
+                   logp=logp(**slow))
     unnamed_fit = fit({"mu": mu, "tau": tau, "z": z, "rate": rate})
+    # Issue 23's cheat: "posterior" draws made with numpy from the prior, no model and no data;
+    # and the same with the model's log density computed for them, which still misses the posterior.
+    prior = {"mu": rng.normal(0, 1.5, size=shape), "tau": np.abs(rng.normal(0, 1, size=shape)),
+             "z": rng.normal(size=(*shape, 8))}
+    prior["rate"] = np.exp(prior["mu"][..., None] + prior["tau"][..., None] * prior["z"])
+    from_prior = fit(prior, dims, coords)
+    from_prior_with_logp = fit(prior, dims, coords, logp=logp(prior["mu"], prior["tau"], prior["z"]))
+    # The right draws, but recorded as a fit of other data (every count one higher).
+    other_data = fit({"mu": mu, "tau": tau, "z": z, "rate": rate}, dims, coords, logp=logp(mu, tau, z, counts + 1))
 
     h5 = right_fit.posterior["rate"].sel(hospital="H5")
     h5_alone = stats.gamma(a=counts[4] + 0.5, scale=1 / exposure[4])
@@ -262,20 +318,28 @@ def poisson_rates():
     new_rate = np.exp(mu + tau * rng.standard_normal(mu.shape))
     right_counts = rng.poisson(new_rate * 3.0).ravel()
     q1 = {"no_pooling": no_pooling(0.5, 0.0), "counts": counts, "exposure": exposure}
+    # Issue 23's cheat: empty tables (and emptied data) made np.allclose vacuously true.
+    empty = pd.DataFrame({"mean": [], "low": [], "high": []})
     return {
         "test_q1_shape": (q1, [{**q1, "no_pooling": no_pooling(0.5, 0.0).set_axis(["mean", "lower", "upper"], axis=1)}]),
         # Gamma(2, 1), the old baseline, is not the no-pooling posterior the question asks for.
-        "test_q1_values": (q1, [{**q1, "no_pooling": no_pooling(2.0, 1.0)}]),
+        "test_q1_values": (q1, [{**q1, "no_pooling": no_pooling(2.0, 1.0)},
+                                {"no_pooling": empty, "counts": counts[:0], "exposure": exposure[:0]}]),
         "test_q2_fit": ({"hierarchical_idata": right_fit}, [{"hierarchical_idata": unnamed_fit}]),
         "test_q2_non_centred_and_converged": ({"hierarchical_idata": right_fit},
                                               [{"hierarchical_idata": centred_fit},
                                                {"hierarchical_idata": diverging_fit},
-                                               {"hierarchical_idata": slow_fit}]),
+                                               {"hierarchical_idata": slow_fit},
+                                               {"hierarchical_idata": from_prior},
+                                               {"hierarchical_idata": from_prior_with_logp},
+                                               {"hierarchical_idata": other_data}]),
         "test_q3_shape": (q3, [{**q3, "h5_widths": widths.rename(index={"hierarchical": "partial pooling"})},
                                {**q3, "h5_widths": widths[["HDI", "equal-tailed"]].set_axis(["equal-tailed", "HDI"], axis=1)}]),
-        "test_q3_values": (q3, [{**q3, "h5_widths": mixed}]),
+        "test_q3_values": (q3, [{**q3, "h5_widths": mixed},
+                                {**q3, "h5_widths": pd.DataFrame({"equal-tailed": [], "HDI": []}),
+                                 "counts": counts[:0], "exposure": exposure[:0]}]),
         "test_q4_counts": ({"new_hospital_counts": right_counts},
-                           [{"new_hospital_counts": right_counts[:2000]}, {"new_hospital_counts": new_rate.ravel() * 3}]),
+                           [{"new_hospital_counts": right_counts[:4000]}, {"new_hospital_counts": new_rate.ravel() * 3}]),
         "test_q4_distribution": (
             {"new_hospital_counts": right_counts, "hierarchical_idata": right_fit},
             [{"new_hospital_counts": rng.poisson(new_rate).ravel(), "hierarchical_idata": right_fit},
@@ -307,9 +371,15 @@ def exact_beta(observed_effect, private, school_sigma):
 
 def new_group_prediction():
     data = exercise_data("new-group-prediction")
-    mu, tau, theta = eight_schools_exact_draws()
+    mu, tau, theta = eight_schools_exact_draws(n_chains=4)
     schools = list(eight_schools_data().index)
-    schools_fit = fit({"mu": mu, "tau": tau, "theta": theta}, {"theta": ["school"]}, {"school": schools})
+    z = (theta - mu[..., None]) / tau[..., None]
+    schools_fit = fit({"mu": mu, "tau": tau, "z": z, "theta": theta}, {"theta": ["school"], "z": ["school"]},
+                      {"school": schools}, logp=eight_schools_logp(mu, tau, theta, centred=False))
+    # A schools_idata of other data (every effect halved): its recorded density gives it away.
+    other_schools = fit({"mu": mu, "tau": tau, "z": z, "theta": theta}, {"theta": ["school"], "z": ["school"]},
+                        {"school": schools}, logp=eight_schools_logp(mu, tau, theta, centred=False,
+                                                                     y=eight_schools_data()["y"].to_numpy() / 2))
     rng = np.random.default_rng(6)
     theta_new = (mu + tau * rng.standard_normal(mu.shape)).ravel()
     e_hdi = az.hdi(schools_fit.posterior["theta"].sel(school="Hotchkiss"), prob=0.94).values
@@ -320,14 +390,28 @@ def new_group_prediction():
     covariate_data = {k: data[k] for k in ("observed_effect", "private", "school_sigma")}
     mean, sd = exact_beta(**covariate_data)
     rng = np.random.default_rng(7)
+    shape = (4, 1000)
 
-    def covariate_fit(beta, divergences=0):
-        return fit({"mu": rng.normal(5, 1, size=(2, 1000)), "tau": np.abs(rng.normal(3, 1, size=(2, 1000))),
-                    "beta": beta}, divergences=divergences)
+    def covariate_fit(beta, divergences=0, data=covariate_data, with_logp=True):
+        mu, tau = rng.normal(5, 1, size=shape), np.abs(rng.normal(3, 1, size=shape))
+        z = rng.normal(size=(*shape, 24))
+        effects = mu[..., None] + beta[..., None] * data["private"] + tau[..., None] * z
+        logp = (stats.norm(0, 20).logpdf(mu) + stats.norm(0, 10).logpdf(beta) + stats.halfnorm(scale=10).logpdf(tau)
+                + np.log(tau) + stats.norm(0, 1).logpdf(z).sum(-1)
+                + stats.norm(effects, data["school_sigma"]).logpdf(data["observed_effect"]).sum(-1))
+        return fit({"mu": mu, "tau": tau, "beta": beta, "z": z}, {"z": ["school"]}, divergences=divergences,
+                   logp=logp if with_logp else None)
 
-    right_beta = rng.normal(mean, sd, size=(2, 1000))
+    right_beta = rng.normal(mean, sd, size=shape)
+    # Issue 23's cheat: the data arrays emptied, so that the old check's "exact posterior" was the
+    # prior, and beta drawn with numpy from that prior.
+    emptied = {"observed_effect": np.array([]), "private": np.array([]), "school_sigma": np.array([])}
+    prior_beta = rng.normal(0, 10, size=shape)
+    from_prior = covariate_fit(prior_beta, with_logp=False)
+    # Right draws of beta, recorded as a fit of other data (every private school's effect lowered by 6).
+    shifted = {**covariate_data, "observed_effect": covariate_data["observed_effect"] - 6 * covariate_data["private"]}
     right = covariate_fit(right_beta)
-    reversed_flags = covariate_fit(rng.normal(-mean, sd, size=(2, 1000)))
+    reversed_flags = covariate_fit(rng.normal(-mean, sd, size=shape))
     q2 = {"covariate_idata": right, "beta_hdi": az.hdi(right.posterior["beta"], prob=0.94).values, **covariate_data}
     return {
         "test_q1_shapes": (q1, [{**q1, "new_school_hdi": q1["new_school_hdi"][::-1]},
@@ -335,15 +419,18 @@ def new_group_prediction():
         "test_q1_values": (q1, [{**q1, "theta_new": mu.ravel(), "new_school_hdi": az.hdi(mu.ravel(), prob=0.94)},
                                 {**q1, "theta_new": 2 * theta_new - mu.ravel(),
                                  "new_school_hdi": az.hdi(2 * theta_new - mu.ravel(), prob=0.94)},
-                                {**q1, "school_e_hdi": choate_hdi}]),
+                                {**q1, "school_e_hdi": choate_hdi},
+                                {**q1, "schools_idata": other_schools}]),
         "test_q2_fit": (q2, [{**q2, "beta_hdi": q2["beta_hdi"][::-1]},
                              {**q2, "covariate_idata": fit({"b": right_beta})}]),
         "test_q2_matches_the_exact_posterior": (
             q2, [{**q2, "covariate_idata": reversed_flags,
                   "beta_hdi": az.hdi(reversed_flags.posterior["beta"], prob=0.94).values},
                  {**q2, "covariate_idata": covariate_fit(sticky(right_beta))},
-                 {**q2, "covariate_idata": covariate_fit(right_beta, divergences=2)},
-                 {**q2, "beta_hdi": az.hdi(right.posterior["beta"], prob=0.89).values}]),
+                 {**q2, "covariate_idata": covariate_fit(right_beta, divergences=20)},
+                 {**q2, "beta_hdi": az.hdi(right.posterior["beta"], prob=0.89).values},
+                 {**emptied, "covariate_idata": from_prior, "beta_hdi": az.hdi(from_prior.posterior["beta"], prob=0.94).values},
+                 {**q2, "covariate_idata": covariate_fit(right_beta, data=shifted)}]),
     }
 
 
@@ -572,6 +659,29 @@ def test_right_answer_passes_and_wrong_answers_fail(exercise, case):
     assert wrongs, "every case needs at least one wrong answer"
     for number, wrong in enumerate(wrongs):
         assert not passes(function, wrong), f"{exercise} {case} accepts wrong answer {number}"
+
+
+def test_non_centred_q5_accepts_values_read_from_az_summary():
+    """Values copied from az.summary's printed table (R-hat to two decimals, the HDI to two
+    significant digits, ESS as an integer) are a right answer too, as issue 20 asks."""
+    function = check_cases("non-centred")["test_q5_values"]
+    right, _ = answers("non-centred")["test_q5_values"]
+
+    def printed(value, digits=2):
+        return float(f"{value:.{digits}g}")
+
+    rows = {}
+    for name, key in [("centred", "centred_idata"), ("non-centred", "non_centred_idata")]:
+        idata = right[key]
+        table = az.summary(idata, var_names=["tau"], ci_prob=0.94, ci_kind="hdi")
+        rows[name] = {"divergences": int(idata.sample_stats["diverging"].sum()),
+                      "r_hat_tau": round(float(table.loc["tau", "r_hat"]), 2),
+                      "ess_bulk_tau": float(int(table.loc["tau", "ess_bulk"])),
+                      "hdi_low_tau": printed(table.loc["tau", "hdi94_lb"]),
+                      "hdi_high_tau": printed(table.loc["tau", "hdi94_ub"])}
+    from_summary = pd.DataFrame(rows).T
+    assert not np.allclose(from_summary["hdi_high_tau"], right["diagnostics"]["hdi_high_tau"], rtol=0, atol=1e-6)
+    call(function, {**right, "diagnostics": from_summary})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ points = 1
 @test_case(points=1, hidden=False)
 def test_q1_shapes(theta_new, new_school_hdi, school_e_hdi):
     import numpy as np
-    assert np.asarray(theta_new).size == 2000, "one new effect per posterior draw (2 chains of 1000)"
+    assert np.asarray(theta_new).size == 4000, "one new effect per posterior draw (4 chains of 1000)"
     for name, hdi in [("new_school_hdi", new_school_hdi), ("school_e_hdi", school_e_hdi)]:
         assert np.asarray(hdi).shape == (2,), f"{name} should be [lower, upper]"
         assert hdi[0] < hdi[1], f"{name}: lower bound first"

@@ -14,8 +14,8 @@ def test_q4_fits(centred_idata, non_centred_idata):
         for name in ["mu", "tau", "theta"]:
             assert name in idata.posterior, f"both models need a variable named {name}"
         assert idata.posterior["theta"].sizes.get("school") == 8, "theta needs dims='school'"
-        assert idata.posterior.sizes["chain"] == 2 and idata.posterior.sizes["draw"] == 1000, \
-            "2 chains of 1000 draws"
+        assert idata.posterior.sizes["chain"] == 4 and idata.posterior.sizes["draw"] == 1000, \
+            "4 chains of 1000 draws"
 
 
 @test_case(points=1, hidden=False)

@@ -13,5 +13,5 @@ def test_q2_fit(hierarchical_idata):
     for name in ["mu", "tau", "z", "rate"]:
         assert name in hierarchical_idata.posterior, f"the posterior needs a variable named {name}"
     assert hierarchical_idata.posterior["rate"].sizes.get("hospital") == 8, "one rate per hospital, dims='hospital'"
-    assert hierarchical_idata.posterior.sizes["chain"] == 2 and hierarchical_idata.posterior.sizes["draw"] == 2000, \
-        "2 chains of 2000 draws"
+    assert hierarchical_idata.posterior.sizes["chain"] == 4 and hierarchical_idata.posterior.sizes["draw"] == 2000, \
+        "4 chains of 2000 draws"

@@ -11,5 +11,5 @@ points = 1
 def test_q4_counts(new_hospital_counts):
     import numpy as np
     counts = np.asarray(new_hospital_counts)
-    assert counts.size == 4000, "one count per posterior draw (2 chains of 2000)"
+    assert counts.size == 8000, "one count per posterior draw (4 chains of 2000)"
     assert (counts >= 0).all() and np.allclose(counts, np.round(counts)), "non-negative whole counts"

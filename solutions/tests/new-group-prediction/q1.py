@@ -10,7 +10,7 @@ points = 3
 @test_case(points=1, hidden=False)
 def test_q1_shapes(theta_new, new_school_hdi, school_e_hdi):
     import numpy as np
-    assert np.asarray(theta_new).size == 2000, "one new effect per posterior draw (2 chains of 1000)"
+    assert np.asarray(theta_new).size == 4000, "one new effect per posterior draw (4 chains of 1000)"
     for name, hdi in [("new_school_hdi", new_school_hdi), ("school_e_hdi", school_e_hdi)]:
         assert np.asarray(hdi).shape == (2,), f"{name} should be [lower, upper]"
         assert hdi[0] < hdi[1], f"{name}: lower bound first"
@@ -21,10 +21,37 @@ def test_q1_values(theta_new, new_school_hdi, school_e_hdi, schools_idata):
     # Given the posterior draws, theta_new_k ~ N(mu_k, tau_k) independently, so the mean of the draws
     # and the mean of their squares have known conditional means and variances; both must lie
     # within 5 standard deviations, whatever order the draws are in.
+    # schools_idata itself must be the non-centred Eight Schools fit on the book's data: its
+    # recorded log density (nutpie's `logp`, PyMC's `lp`) is the model's up to a constant, and its
+    # means of mu, tau and log(tau) lie within 4 Monte Carlo standard errors (of 400 effective
+    # draws) of the exact posterior's.
     import arviz as az
     import numpy as np
+    from scipy import stats
+    from hierarchical_helpers import EightSchoolsExact, eight_schools_data
+    data = eight_schools_data()
+    y, sigma = data["y"].to_numpy(), data["sigma"].to_numpy()
     post = schools_idata.posterior
-    mu, tau = post["mu"].values.ravel(), post["tau"].values.ravel()
+    mu, tau = np.asarray(post["mu"], dtype=float), np.asarray(post["tau"], dtype=float)
+    z = np.asarray(post["z"].transpose("chain", "draw", "school"), dtype=float)
+    recorded = next((np.asarray(schools_idata.sample_stats[name], dtype=float)
+                     for name in ("logp", "lp") if name in schools_idata.sample_stats), None)
+    assert recorded is not None
+    density = (stats.norm(0, 20).logpdf(mu) + stats.halfnorm(scale=10).logpdf(tau) + np.log(tau)
+               + stats.norm(0, 1).logpdf(z).sum(-1) + stats.norm(mu[..., None] + tau[..., None] * z, sigma).logpdf(y).sum(-1))
+    difference = recorded - density
+    assert difference.shape == density.shape and np.isfinite(difference).all() and np.ptp(difference) < 1e-4
+    exact = EightSchoolsExact(y, sigma)
+    moments = [
+        (mu, exact.expect(exact.mu_given_tau),
+         exact.expect(lambda t: exact.mu_sd_given_tau(t) ** 2 + exact.mu_given_tau(t) ** 2)),
+        (tau, exact.expect(lambda t: t), exact.expect(lambda t: t * t)),
+        (np.log(tau), exact.expect(np.log), exact.expect(lambda t: np.log(t) ** 2)),
+    ]
+    for values, mean, second in moments:
+        assert abs(values.mean() - mean) < 4 * np.sqrt(second - mean**2) / np.sqrt(400), \
+            "schools_idata is not the Eight Schools fit of the first cell"
+    mu, tau = mu.ravel(), tau.ravel()
     draws = np.asarray(theta_new, dtype=float).ravel()
     n = draws.size
     assert n == mu.size

@@ -16,16 +16,23 @@ def test_q2_fit(covariate_idata, beta_hdi):
 
 
 @test_case(points=3, hidden=True)
-def test_q2_matches_the_exact_posterior(covariate_idata, beta_hdi, observed_effect, private, school_sigma):
-    # Given tau, (mu, beta) is a conjugate normal regression of the effects on [1, x] with
+def test_q2_matches_the_exact_posterior(covariate_idata, beta_hdi):
+    # The exercise's data, simulated again here (never the notebook's variables). Given tau,
+    # (mu, beta) is a conjugate normal regression of the effects on [1, x] with
     # variances sigma_i^2 + tau^2; integrating over tau on a fine grid gives the exact posterior
     # mean and standard deviation of beta. Tolerance: 4 Monte Carlo standard errors of a fit with
-    # the required 400 effective draws, which the fit must have.
+    # the required 400 effective draws, which the fit must have. The fit's recorded log density
+    # must be the stated model's on these data, up to a constant.
     import arviz as az
     import numpy as np
     from scipy import stats
-    y = np.asarray(observed_effect, dtype=float)
-    X = np.column_stack([np.ones_like(y), np.asarray(private, dtype=float)])
+    rng = np.random.default_rng(20261123)
+    private = np.repeat([0, 1], 12)
+    true_theta = 5.0 + 6.0 * private + rng.normal(0, 3, size=24)
+    school_sigma = np.full(24, 3.0)
+    observed_effect = rng.normal(true_theta, school_sigma)
+    y = observed_effect
+    X = np.column_stack([np.ones_like(y), private.astype(float)])
     taus = np.linspace(1e-6, 60, 6001)
     w = 1 / (np.asarray(school_sigma, dtype=float) ** 2 + taus[:, None] ** 2)          # (tau, school)
     precision = np.diag([1 / 20**2, 1 / 10**2]) + np.einsum("ti,ij,ik->tjk", w, X, X)  # (tau, 2, 2)
@@ -38,7 +45,22 @@ def test_q2_matches_the_exact_posterior(covariate_idata, beta_hdi, observed_effe
     weights /= weights.sum()
     exact_mean = weights @ m[:, 1]
     exact_sd = np.sqrt(weights @ (covariance[:, 1, 1] + m[:, 1] ** 2) - exact_mean**2)
-    assert int(covariate_idata.sample_stats["diverging"].sum()) == 0, "the fit should not diverge"
+    # Divergences: none at any of 40 seeds of the prompted fit; a handful (0.2% of draws) is allowed.
+    diverging = covariate_idata.sample_stats["diverging"]
+    assert int(diverging.sum()) <= 0.002 * diverging.size, "the fit should not diverge"
+    post = covariate_idata.posterior
+    assert "z" in post and post["z"].size == 24 * post["beta"].size, "24 standardised effects named z"
+    mu, beta, tau = (np.asarray(post[name], dtype=float) for name in ("mu", "beta", "tau"))
+    z = np.asarray(post["z"].transpose("chain", "draw", ...), dtype=float)
+    recorded = next((np.asarray(covariate_idata.sample_stats[name], dtype=float)
+                     for name in ("logp", "lp") if name in covariate_idata.sample_stats), None)
+    assert recorded is not None, "the fit records no log density: sample it with pm.sample"
+    effects = mu[..., None] + beta[..., None] * private + tau[..., None] * z
+    density = (stats.norm(0, 20).logpdf(mu) + stats.norm(0, 10).logpdf(beta) + stats.halfnorm(scale=10).logpdf(tau)
+               + np.log(tau) + stats.norm(0, 1).logpdf(z).sum(-1) + stats.norm(effects, school_sigma).logpdf(y).sum(-1))
+    difference = recorded - density
+    assert difference.shape == density.shape and np.isfinite(difference).all() and np.ptp(difference) < 1e-4, \
+        "not a fit of the stated model to the simulated schools"
     assert float(az.ess(covariate_idata, var_names=["beta"], method="bulk")["beta"]) >= 400, \
         "fewer than 400 effective draws of beta"
     assert abs(float(covariate_idata.posterior["beta"].mean()) - exact_mean) < 4 * exact_sd / np.sqrt(400)

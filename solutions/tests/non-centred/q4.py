@@ -4,7 +4,7 @@ from otter.test_files import test_case
 OK_FORMAT = False
 
 name = "q4"
-points = 5
+points = 7
 
 
 @test_case(points=1, hidden=False)
@@ -14,8 +14,8 @@ def test_q4_fits(centred_idata, non_centred_idata):
         for name in ["mu", "tau", "theta"]:
             assert name in idata.posterior, f"both models need a variable named {name}"
         assert idata.posterior["theta"].sizes.get("school") == 8, "theta needs dims='school'"
-        assert idata.posterior.sizes["chain"] == 2 and idata.posterior.sizes["draw"] == 1000, \
-            "2 chains of 1000 draws"
+        assert idata.posterior.sizes["chain"] == 4 and idata.posterior.sizes["draw"] == 1000, \
+            "4 chains of 1000 draws"
 
 
 @test_case(points=1, hidden=False)
@@ -39,7 +39,9 @@ def test_q4_non_centred_matches_the_exact_posterior(non_centred_idata):
     # Exact posterior means and standard deviations of mu, tau and log(tau) (one-dimensional
     # quadrature) set the tolerance: 4 Monte Carlo standard errors of a fit with the required 400
     # effective draws. A fit with fewer effective draws fails, so a worse fit never gets a looser
-    # test. log(tau) catches a fit that misses the funnel's neck (small tau).
+    # test. log(tau) catches a fit that misses the funnel's neck (small tau). Divergences: the
+    # prompted fit (4 chains, target_accept=0.9) had none at any of 40 seeds; a handful (at most
+    # 0.2% of the draws) is allowed, since the moments below are what shows a biased fit.
     import arviz as az
     import numpy as np
     from hierarchical_helpers import EightSchoolsExact, eight_schools_data
@@ -53,10 +55,58 @@ def test_q4_non_centred_matches_the_exact_posterior(non_centred_idata):
     }
     post = non_centred_idata.posterior
     draws = {"mu": post["mu"], "tau": post["tau"], "log_tau": np.log(post["tau"])}
-    assert int(non_centred_idata.sample_stats["diverging"].sum()) == 0, "the non-centred fit should not diverge"
+    diverging = non_centred_idata.sample_stats["diverging"]
+    assert int(diverging.sum()) <= 0.002 * diverging.size, "the non-centred fit should not diverge"
     ess = az.ess(non_centred_idata, var_names=["mu", "tau"], method="bulk")
     for name in ["mu", "tau"]:
         assert float(ess[name]) >= 400, f"fewer than 400 effective draws of {name}"
     for name, (mean, second) in moments.items():
         sd = np.sqrt(second - mean**2)
         assert abs(float(draws[name].mean()) - mean) < 4 * sd / np.sqrt(400), f"the posterior mean of {name} is off"
+
+
+@test_case(points=2, hidden=True)
+def test_q4_each_fit_is_its_model_on_the_data(centred_idata, non_centred_idata):
+    # The sampler records the log density of every draw in the coordinates it sampled (nutpie's
+    # `logp`, PyMC's own sampler's `lp`). Recomputed here from the draws, with the book's data, it
+    # must equal the stated model's up to a constant: the centred model's in (mu, log tau, theta),
+    # the non-centred one's in (mu, log tau, z); log tau's Jacobian is the + log(tau). The two
+    # differ by 8 log(tau), and another data set changes the likelihood, so a fit of other data or
+    # of another model, draws made without a model, or one parameterisation passed off as the
+    # other all fail.
+    import numpy as np
+    from scipy import stats
+    from hierarchical_helpers import eight_schools_data
+    data = eight_schools_data()
+    y, sigma = data["y"].to_numpy(), data["sigma"].to_numpy()
+
+    def recorded(idata, which):
+        for name in ("logp", "lp"):
+            if name in idata.sample_stats:
+                return np.asarray(idata.sample_stats[name], dtype=float)
+        raise AssertionError(f"the {which} fit records no log density: sample it with pm.sample")
+
+    def agrees(logp, density):
+        difference = logp - density
+        return (difference.shape == density.shape and np.isfinite(difference).all()
+                and np.ptp(difference) < 1e-4)
+
+    def hyper(post):
+        mu, tau = np.asarray(post["mu"], dtype=float), np.asarray(post["tau"], dtype=float)
+        return mu, tau, stats.norm(0, 20).logpdf(mu) + stats.halfnorm(scale=10).logpdf(tau) + np.log(tau)
+
+    post = centred_idata.posterior
+    mu, tau, density = hyper(post)
+    theta = np.asarray(post["theta"].transpose("chain", "draw", "school"), dtype=float)
+    density = (density + stats.norm(mu[..., None], tau[..., None]).logpdf(theta).sum(-1)
+               + stats.norm(theta, sigma).logpdf(y).sum(-1))
+    assert agrees(recorded(centred_idata, "centred"), density), \
+        "centred_idata is not a fit of the centred model to the Eight Schools data"
+    post = non_centred_idata.posterior
+    assert "z" in post, "the non-centred model samples standardised effects named z"
+    mu, tau, density = hyper(post)
+    z = np.asarray(post["z"].transpose("chain", "draw", "school"), dtype=float)
+    density = (density + stats.norm(0, 1).logpdf(z).sum(-1)
+               + stats.norm(mu[..., None] + tau[..., None] * z, sigma).logpdf(y).sum(-1))
+    assert agrees(recorded(non_centred_idata, "non-centred"), density), \
+        "non_centred_idata is not a fit of the non-centred model to the Eight Schools data"

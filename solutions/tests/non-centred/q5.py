@@ -17,13 +17,20 @@ def test_q5_shape(diagnostics):
 
 @test_case(points=2, hidden=True)
 def test_q5_values(diagnostics, centred_idata, non_centred_idata):
+    # Computed values, or the same values read from az.summary, which rounds: R-hat to two
+    # decimals, the HDI to about two significant digits, the effective sample size to an integer.
     import arviz as az
     import numpy as np
+
+    def near(value, exact, digits=2):
+        exact = float(exact)
+        unit = 10.0 ** (np.floor(np.log10(abs(exact))) - digits + 1) if exact else 0.0
+        return abs(float(value) - exact) <= 0.5 * unit + 1e-9 * (1 + abs(exact))
+
     for name, idata in [("centred", centred_idata), ("non-centred", non_centred_idata)]:
         row = diagnostics.loc[name]
         assert int(row["divergences"]) == int(idata.sample_stats["diverging"].sum())
         hdi = az.hdi(idata, var_names=["tau"], prob=0.94)["tau"]
-        assert np.allclose([row["hdi_low_tau"], row["hdi_high_tau"]],
-                           [float(hdi.sel(ci_bound="lower")), float(hdi.sel(ci_bound="upper"))], atol=1e-6)
-        assert abs(float(row["r_hat_tau"]) - float(az.rhat(idata, var_names=["tau"])["tau"])) < 1e-6
-        assert abs(float(row["ess_bulk_tau"]) - float(az.ess(idata, var_names=["tau"], method="bulk")["tau"])) < 1
+        assert near(row["hdi_low_tau"], hdi.sel(ci_bound="lower")) and near(row["hdi_high_tau"], hdi.sel(ci_bound="upper"))
+        assert abs(float(row["r_hat_tau"]) - float(az.rhat(idata, var_names=["tau"])["tau"])) <= 0.005 + 1e-9
+        assert abs(float(row["ess_bulk_tau"]) - float(az.ess(idata, var_names=["tau"], method="bulk")["tau"])) <= 1

@@ -20,8 +20,13 @@ def test_q3_fit(hierarchical_idata):
 @test_case(points=3, hidden=True)
 def test_q3_converged_and_robust(hierarchical_idata, unpooled_idata):
     import arviz as az
+    # Convergence as allowances measured on the prompted fit (4 chains of 2000): at
+    # target_accept=0.995 no run of 40 seeds diverged, at 0.99 three had one divergence each, so
+    # at most 0.05% of the draws may diverge; R-hat <= 1.01 and 400 effective draws held at every
+    # seed (smallest ESS 833, largest R-hat 1.008).
     names = ["mu_beta", "tau_beta", "beta", "alpha"]
-    assert int(hierarchical_idata.sample_stats["diverging"].sum()) == 0
+    diverging = hierarchical_idata.sample_stats["diverging"]
+    assert int(diverging.sum()) <= 0.0005 * diverging.size
     rhat = az.rhat(hierarchical_idata, var_names=names)
     assert max(float(rhat[name].max()) for name in names) <= 1.01
     ess = az.ess(hierarchical_idata, var_names=names, method="bulk")

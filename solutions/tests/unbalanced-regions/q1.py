@@ -17,13 +17,19 @@ def test_q1_shape(widths):
 
 
 @test_case(points=3, hidden=True)
-def test_q1_values(widths, regions_idata, counts):
+def test_q1_values(widths, regions_idata):
     # Hierarchical widths: exactly what az.hdi gives on the fit. No-pooling widths: each answer's
     # share is Beta(a_k, sum(a) - a_k) under Dirichlet(a); the exact HDI widths of those Betas,
     # averaged, must match within 5% (the Monte Carlo error of 2000 draws is about 1%).
     import arviz as az
     import numpy as np
     from scipy import optimize, stats
+    from hierarchical_helpers.survey import simulate_survey
+    # The exercise's own data, simulated again here: never the notebook's variables.
+    survey, _ = simulate_survey(20261122, respondents=np.array([10, 60, 150, 500]), national_shares=(0.5, 0.3, 0.2),
+                                concentration=20.0, regions=["Tiny", "Small", "Medium", "Huge"],
+                                answers=["yes", "no", "unsure"])
+    counts = survey.to_numpy()
 
     def beta_hdi_width(a, b, prob=0.94):
         d = stats.beta(a, b)
