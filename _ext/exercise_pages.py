@@ -6,7 +6,9 @@ exercise sources need not change.
 * A box at the top of every exercise page, in both editions, says how to work: open the page as
   a notebook on Colab or Binder (links to this page's committed notebook, the ones the launch
   button offers), answer in the marked cells, run the check after each answer, and for a graded
-  course submit the saved notebook.
+  course submit the saved notebook. On paper (the PDF) the first step prints the Colab and Binder
+  addresses and the page's address on the website (`book_website` in _config.yml), and the note
+  on solutions says where they are online.
 * Solution toggles say what they reveal: a code cell tagged `solution` shows "Show solution" /
   "Hide solution" instead of "Show code cell content", and so does a written solution (a
   dropdown titled "Solution").
@@ -61,6 +63,26 @@ def _text(*parts) -> list[nodes.Node]:
     return out
 
 
+def page_address(config, docname: str) -> str:
+    """This page's address on the published website (`book_website` in _config.yml), or ""."""
+    website = (config.book_website or "").rstrip("/")
+    return f"{website}/{docname}.html" if website else ""
+
+
+def _url(address: str) -> nodes.reference:
+    return nodes.reference("", address, refuri=address, classes=["printed-url"])
+
+
+def printed_opening(config, docname: str, urls: dict[str, str]) -> list:
+    """Step 1 on paper, where there is no button to press: the addresses to type."""
+    website = page_address(config, docname)
+    parts = ["Open this exercise in Colab: ", _url(urls["Colab"]), ". "] if "Colab" in urls else []
+    if website:
+        parts += ["Its page on the website, ", _url(website),
+                  ", also opens it on Binder and downloads it for your own Jupyter."]
+    return parts or ["Download this exercise as a notebook from the website and run it in Jupyter."]
+
+
 def how_to_work_box(config, docname: str) -> nodes.admonition:
     urls = launch_urls(config, docname)
     links = []
@@ -75,8 +97,11 @@ def how_to_work_box(config, docname: str) -> nodes.admonition:
     box = nodes.admonition(classes=["exercise-how-to"])
     box += nodes.title("", "How to work on this exercise")
     steps = nodes.enumerated_list(enumtype="arabic", prefix="", suffix=".")
+    first = nodes.list_item()
+    first += nodes.paragraph("", "", *_text(*opening), classes=["only-screen"])
+    first += nodes.paragraph("", "", *_text(*printed_opening(config, docname, urls)), classes=["only-print"])
+    steps += first
     for parts in (
-        opening,
         ["Run the cells from the top. Answer each question in the cell below it: replace the ",
          ("...",), " in a code cell, and the text ", nodes.emphasis("", "Type your answer here"),
          " in a text cell."],
@@ -92,8 +117,10 @@ def how_to_work_box(config, docname: str) -> nodes.admonition:
             "Each solution on this page stays collapsed until you open it: try the question first."))
         note["classes"].append("only-screen")
         box += note
+        website = page_address(config, docname)
         printed = nodes.paragraph("", "", *_text(
-            "This printed edition leaves the solutions out; they are on the website."))
+            "This printed edition leaves the solutions out; they are on the website"
+            + (": " if website else "."), *([_url(website), "."] if website else [])))
         printed["classes"].append("only-print")
         box += printed
     return box
@@ -170,6 +197,8 @@ def keep_solutions_out_of_search(app):
 
 
 def setup(app):
+    # The published website's address, for what the PDF prints instead of buttons and links.
+    app.add_config_value("book_website", "", "env")
     app.connect("doctree-read", add_how_to_work_box)
     app.connect("doctree-read", label_written_solutions)
     app.add_post_transform(LabelCodeSolutions)

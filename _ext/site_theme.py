@@ -3,11 +3,15 @@
 * The book's stylesheet and script (`_ext/static/book.css`, `book.js`): readable captions and
   pasted numbers, the page-overview and exercise boxes, wide equations, tables and figures that
   scroll inside their own box on a phone, and print rules for the PDF.
-* Figures on a phone: each figure image gets its natural width and resolution, from the PNG file,
-  as the CSS variable `--phone-min-width`: the width at which its smallest text (MIN_FONT_POINTS,
-  the helpers' smallest font) renders at PHONE_MIN_TEXT_PX CSS pixels. On a narrow screen the
-  figure keeps that width and scrolls sideways inside its box rather than shrinking its text
-  away; a tap on a figure opens the full-size image.
+* Figures on a phone: a figure the helpers drew wider than a phone's column carries a phone
+  rendition (narrower, panels stacked; `hierarchical_helpers.phone_figures`) in its notebook
+  output's metadata. It is written next to the figure's image in `_images/` and offered to narrow
+  screens with `<picture>` (`PHONE_MEDIA`); print and wide screens keep the ordinary image. The
+  image shown on a phone gets, from its PNG file, the CSS variable `--phone-min-width`: the width
+  at which its smallest text (MIN_FONT_POINTS, the helpers' smallest font) renders at
+  PHONE_MIN_TEXT_PX CSS pixels. A phone rendition fits the column at that width; a figure without
+  one that did not fit would keep that width and scroll sideways inside its box rather than
+  shrink its text away. A tap on a figure opens the full-size image.
 * sphinx-thebe and sphinx-togglebutton add an inline script while the build runs, and it lands on
   every page twice (once through Sphinx's registry, once through the builder), so browsers report
   "Identifier 'THEBE_JS_URL' has already been declared". Each page keeps one copy of any script
@@ -39,11 +43,15 @@ from sphinx.util.osutil import relative_uri
 
 # The smallest font any figure uses, which the helpers set for every page.
 from hierarchical_helpers.notebook import MIN_FONT_POINTS
+from hierarchical_helpers.phone_figures import PHONE_METADATA_KEY
 
 STATIC = Path(__file__).parent / "static"
 
 # A figure's smallest text on a phone, in CSS pixels; on a desktop the tests ask for 10.
 PHONE_MIN_TEXT_PX = 8
+# The screens that get a figure's phone rendition: the theme's narrow layout, on screen only (the
+# PDF is printed on pages narrower than this and keeps the full figure).
+PHONE_MEDIA = "screen and (max-width: 767.98px)"
 DEFAULT_DPI = 72.0  # matplotlib writes pHYs; a PNG without it is taken at face value
 
 BODY_FIXES = [
@@ -52,10 +60,13 @@ BODY_FIXES = [
 ]
 
 
-def png_geometry(path: Path) -> tuple[int, int, float]:
-    """(width, height, dots per inch) of a PNG file, the resolution from its pHYs chunk."""
-    with open(path, "rb") as file:
-        data = file.read(1 << 16)
+def png_geometry(path: Path | bytes) -> tuple[int, int, float]:
+    """(width, height, dots per inch) of a PNG file (or its bytes), the resolution from its pHYs chunk."""
+    if isinstance(path, bytes):
+        data = path[:1 << 16]
+    else:
+        with open(path, "rb") as file:
+            data = file.read(1 << 16)
     if data[:8] != b"\x89PNG\r\n\x1a\n":
         raise ValueError(f"{path} is not a PNG file")
     width, height = struct.unpack(">II", data[16:24])
@@ -109,16 +120,44 @@ def _image_sources(app) -> dict[str, Path]:
     return app.env._book_image_sources
 
 
-def size_figures_for_phones(app, body: str) -> str:
+def phone_renditions(notebook: Path) -> dict[str, bytes]:
+    """A notebook's phone renditions, keyed by the SHA-256 of the ordinary PNG they stand for."""
+    import base64
+    import json
+
+    if notebook.suffix != ".ipynb" or not notebook.exists():
+        return {}
+    renditions = {}
+    for cell in json.loads(notebook.read_text()).get("cells", []):
+        for output in cell.get("outputs", []):
+            png = (output.get("data") or {}).get("image/png")
+            phone = ((output.get("metadata") or {}).get(PHONE_METADATA_KEY) or {}).get("image/png")
+            if png and phone:
+                key = hashlib.sha256(base64.b64decode(png)).hexdigest()
+                renditions[key] = base64.b64decode(phone)
+    return renditions
+
+
+def size_figures_for_phones(app, body: str, pagename: str = "") -> str:
     sources = _image_sources(app)
+    renditions = phone_renditions(Path(app.env.doc2path(pagename))) if pagename else {}
 
     def sized(match):
         source = sources.get(match["name"])
         if source is None or not source.exists():
             return match[0]
-        width, _, dpi = png_geometry(source)
+        data = source.read_bytes()
+        phone = renditions.get(hashlib.sha256(data).hexdigest())
+        width, _, dpi = png_geometry(phone if phone else data)
         style = f'style="--phone-min-width: {phone_min_width(width, dpi):.0f}px"'
         image = f'<img {match["attrs"]}src="{match["src"]}"{match["rest"].rstrip("/ ")} {style} />'
+        if phone:
+            name = f'{match["name"].removesuffix(".png")}-phone.png'
+            images = Path(app.outdir) / "_images"
+            images.mkdir(parents=True, exist_ok=True)
+            (images / name).write_bytes(phone)
+            phone_src = match["src"][:-len(match["name"])] + name
+            image = f'<picture><source media="{PHONE_MEDIA}" srcset="{phone_src}" />{image}</picture>'
         # A tap (or click) opens the image at its natural size, where the text is at full size.
         return f'<a class="figure-full-size" href="{match["src"]}" title="Open the full-size image">{image}</a>'
 
@@ -130,7 +169,7 @@ def fix_page_body(app, pagename, templatename, context, doctree):
     if body:
         for old, new in BODY_FIXES:
             body = body.replace(old, new)
-        context["body"] = size_figures_for_phones(app, body)
+        context["body"] = size_figures_for_phones(app, body, pagename)
 
 
 MYST_SOURCE_FOLDERS = ("chapters/", "exercises/")

@@ -36,7 +36,8 @@ def setup_page(seed: int) -> int:
     Makes compiled arithmetic the same on every machine and in every run (see below), quietens what is not about the page (PyMC's sampler chatter, whose content the pages assert
     in code instead; PyTensor's note about a missing system BLAS, which these models do not
     need), and fixes figure geometry and fonts so that every run draws the same pixels at a
-    size the website shows without shrinking the text.
+    size the website shows without shrinking the text; in IPython, every figure displayed also
+    carries its phone rendition (`hierarchical_helpers.phone_figures`).
     """
     warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
     # PyTensor compiles models to Numba with "fast math", which lets LLVM reorder and fuse
@@ -79,6 +80,10 @@ def setup_page(seed: int) -> int:
         # Keep the figure's own size: "tight" cropping would change the pixels from run to run.
         shell.run_line_magic("config", "InlineBackend.print_figure_kwargs = {'bbox_inches': None}")
         shell.run_line_magic("config", "InlineBackend.figure_formats = ['png']")
+        # Each figure also carries a narrower, taller rendition for phones (phone_figures.py).
+        from hierarchical_helpers import phone_figures
+
+        phone_figures.register(shell)
     return seed
 
 

@@ -100,7 +100,7 @@ async ({ darkFigures }) => {
     const figure = img.closest("figure");
     const caption = figure ? figure.querySelector("figcaption") : null;
     const figureData = {
-      src: img.getAttribute("src"), path: new URL(img.src).pathname, alt: img.getAttribute("alt") || "",
+      src: img.getAttribute("src"), path: new URL(img.currentSrc || img.src).pathname, alt: img.getAttribute("alt") || "",
       loaded: img.complete && img.naturalWidth > 0, naturalWidth: img.naturalWidth,
       width: img.getBoundingClientRect().width, shown: shown(img),
       id: figure ? figure.id : "", caption: text(caption),

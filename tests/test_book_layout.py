@@ -27,6 +27,16 @@ def test_cell_figures_keys_by_name_and_numbers_several():
     assert cell_figures(meta, [{"output_type": "stream", "text": "hi"}], "cell-3") == {}
 
 
+def test_cell_figures_keeps_the_phone_rendition_next_to_its_figure():
+    from hierarchical_helpers.phone_figures import PHONE_METADATA_KEY
+    phone = base64.b64encode(b"phone").decode()
+    outputs = [{"output_type": "display_data", "data": {"image/png": PNG},
+                "metadata": {PHONE_METADATA_KEY: {"image/png": phone}}}]
+    meta = {"mystnb": {"figure": {"name": "fig-a"}}}
+    assert cell_figures(meta, outputs, "cell-3") == {"fig-a.png": base64.b64decode(PNG), "fig-a.phone.png": b"phone"}
+    assert list(cell_figures(meta, outputs + outputs[:1], "cell-3")) == ["fig-a-1.png", "fig-a-1.phone.png", "fig-a-2.png", "fig-a-2.phone.png"]
+
+
 def test_notebook_figures_counts_code_cells_only():
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("text"), nbformat.v4.new_code_cell("plot()")]

@@ -34,7 +34,7 @@ def executed():
 
 
 def run_check(tmp_path, nb, references):
-    (tmp_path / "chapters").mkdir()
+    (tmp_path / "chapters").mkdir(parents=True)
     nbformat.write(nb, tmp_path / "chapters" / "tiny.ipynb")
     folder = tmp_path / "figures" / "chapters" / "tiny"
     folder.mkdir(parents=True)
@@ -85,3 +85,25 @@ def test_reference_that_is_not_drawn_fails(tmp_path, executed):
     references = {"fig-tiny.png": reference_png(executed), "fig-gone.png": reference_png(executed)}
     code, out = run_check(tmp_path, executed, references)
     assert code != 0 and "fig-gone.png was not drawn" in out
+
+
+def test_phone_rendition_is_compared_with_its_own_reference(tmp_path):
+    """A figure drawn with the helpers' set-up carries a phone rendition, checked as `<name>.phone.png`."""
+    from book_layout import notebook_figures
+    wide = PLOT.replace("figsize=(3, 2), dpi=100", "figsize=(7.5, 2)")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("from hierarchical_helpers import setup_page\nsetup_page(0)"),
+                nbformat.v4.new_code_cell(wide)]
+    nb.cells[1].metadata["mystnb"] = {"figure": {"name": "fig-wide", "caption": "c"}, "image": {"alt": "a"}}
+    NotebookClient(nb, kernel_name="python3").execute()
+    references = notebook_figures(nb)
+    assert sorted(references) == ["fig-wide.phone.png", "fig-wide.png"]
+    code, out = run_check(tmp_path, nb, references)
+    assert code == 0, out
+    other = nbformat.from_dict(nb)
+    other.cells[1].source = wide.replace("[0, 1, 4]", "[4, 1, 0]")
+    NotebookClient(other, kernel_name="python3").execute()
+    changed = dict(references, **{"fig-wide.phone.png": notebook_figures(other)["fig-wide.phone.png"]})
+    code, out = run_check(tmp_path / "changed", nb, changed)
+    assert code != 0 and "figure 'fig-wide.phone.png' differs" in out and "figure 'fig-wide.png' differs" not in out

@@ -149,3 +149,114 @@ def test_restart_check_names_a_replaced_package(capsys):
     assert check_restart({"numpy": _Module("1.0.0")})
     message = capsys.readouterr().out
     assert message.startswith("Restart the runtime") and "numpy 1.0.0 ->" in message and message.count(". ") == 0
+
+
+# ---------- Phone renditions of figures ----------
+
+def _three_panels():
+    import matplotlib
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+
+    from hierarchical_helpers.notebook import setup_page
+    setup_page(0)
+    rows = np.arange(5)
+    fig, axes = plt.subplots(1, 3, figsize=(7.5, 3.6), sharex=True, sharey=True)
+    for ax, title in zip(axes, ["complete", "none", "partial"]):
+        ax.plot(rows * 5 + 50, rows, "o", label="posterior mean")
+        ax.plot(rows * 5 + 52, rows, "o", mfc="none", label="raw mean")
+        ax.set_title(title)
+    axes[0].set_yticks(rows, [f"instructor {k}" for k in rows])
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
+def test_phone_rendition_stacks_panels_in_one_column_at_the_phone_width():
+    import matplotlib.pyplot as plt
+
+    from hierarchical_helpers.notebook import FIGURE_DPI, MIN_FONT_POINTS
+    from hierarchical_helpers.phone_figures import PHONE_WIDTH_INCHES, phone_figure, phone_png
+    from matplotlib.text import Text
+    from PIL import Image
+    fig = _three_panels()
+    phone = phone_figure(fig)
+    assert tuple(fig.get_size_inches()) == (7.5, 3.6), "the page's own figure is left alone"
+    assert phone.get_size_inches()[0] == PHONE_WIDTH_INCHES and phone.get_size_inches()[1] > 3.6
+    boxes = [ax.get_position() for ax in phone.axes]
+    assert len({round(box.x0, 3) for box in boxes}) == 1, "panels share one column"
+    assert all(upper.y0 > lower.y1 for upper, lower in zip(boxes, boxes[1:])), "panels stacked, top to bottom"
+    # Every panel shows its own y tick labels (sharey hid them on the inner panels).
+    renderer = phone.canvas.get_renderer()
+    for ax in phone.axes:
+        assert [label.get_text() for label in ax.get_yticklabels() if label.get_visible()][:1] == ["instructor 0"]
+        assert ax.get_tightbbox(renderer).x0 >= 0
+    legend = phone.legends[0].get_window_extent(renderer)
+    assert legend.x0 >= 0 and legend.x1 <= phone.bbox.width and legend.y1 < min(b.y0 for b in boxes) * phone.bbox.height
+    # Same resolution and fonts: text at least MIN_FONT_POINTS, at FIGURE_DPI.
+    import io
+    image = Image.open(io.BytesIO(phone_png(fig)))
+    assert (image.width, round(image.info["dpi"][0])) == (PHONE_WIDTH_INCHES * FIGURE_DPI, FIGURE_DPI)
+    assert min(t.get_fontsize() for t in phone.findobj(Text) if t.get_text()) >= MIN_FONT_POINTS
+    assert plt.get_fignums() == [fig.number], "the copy is not a pyplot figure the notebook would show"
+    plt.close("all")
+
+
+def test_phone_rendition_keeps_aligned_columns_and_skips_narrow_figures():
+    import matplotlib
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+
+    from hierarchical_helpers.phone_figures import PHONE_WIDTH_INCHES, phone_figure
+    # A forest plot's label column draws no data: the columns stay side by side, narrower.
+    fig, (labels, intervals) = plt.subplots(1, 2, figsize=(7.5, 3), sharey=True)
+    labels.text(0, 0, "school")
+    intervals.plot([0, 1], [0, 0])
+    phone = phone_figure(fig)
+    left, right = (ax.get_position() for ax in phone.axes)
+    assert phone.get_size_inches()[0] == PHONE_WIDTH_INCHES and left.x1 <= right.x0
+    narrow, _ = plt.subplots(figsize=(PHONE_WIDTH_INCHES, 3))
+    assert phone_figure(narrow) is None
+    plt.close("all")
+
+
+def test_every_displayed_figure_carries_its_phone_rendition_in_its_metadata():
+    import base64
+
+    import matplotlib.pyplot as plt
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.core.pylabtools import select_figure_formats
+
+    from hierarchical_helpers import phone_figures
+    shell = InteractiveShell.instance()
+    try:
+        select_figure_formats(shell, {"png"})  # as the inline backend does
+        phone_figures.register(shell)
+        data, metadata = shell.display_formatter.format(_three_panels())
+    finally:
+        InteractiveShell.clear_instance()
+        plt.close("all")
+    assert "image/png" in data
+    phone = base64.b64decode(metadata[phone_figures.PHONE_METADATA_KEY]["image/png"])
+    assert phone.startswith(b"\x89PNG")
+
+
+def test_phone_rendition_wraps_long_titles_and_keeps_annotations_on_the_figure():
+    import matplotlib
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+
+    from hierarchical_helpers.phone_figures import phone_figure
+    fig, ax = plt.subplots(figsize=(7.5, 2.4))
+    ax.hlines([0, 1, 2], [-20, -15, -1], [-10, -8, 0])
+    ax.set_yticks([0, 1, 2], ["complete pooling", "no pooling", "partial pooling"])
+    ax.set_title("District, one student left out: elpd_loo difference from the top model")
+    ax.annotate("a label far on the right", (0, 1), textcoords="offset points", xytext=(6, 0))
+    phone = phone_figure(fig)
+    renderer = phone.canvas.get_renderer()
+    title = phone.axes[0].title
+    assert "\n" in title.get_text() and "\n" not in ax.title.get_text()
+    for text in (title, *phone.axes[0].texts):
+        box = text.get_window_extent(renderer)
+        assert 0 <= box.x0 and box.x1 <= phone.bbox.width, f"{text.get_text()!r} runs off the phone figure"
+    plt.close("all")

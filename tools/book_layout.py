@@ -123,16 +123,24 @@ def cell_figures(cell_metadata: dict, outputs: list, cell_label: str) -> dict[st
 
     A cell with one figure is stored as `<name>.png`, several as `<name>-1.png`, ...
     A figure without a name is keyed by `cell_label`, so that it still has to be matched.
+    A figure's phone rendition (in the output's metadata, see hierarchical_helpers.phone_figures)
+    is stored next to it as `<name>.phone.png`.
     """
-    images = [
-        base64.b64decode(out["data"][FIGURE_MIME])
-        for out in outputs
-        if FIGURE_MIME in (out.get("data") or {})
-    ]
+    from hierarchical_helpers.phone_figures import PHONE_METADATA_KEY
+
+    images = []
+    for out in outputs:
+        if FIGURE_MIME in (out.get("data") or {}):
+            phone = ((out.get("metadata") or {}).get(PHONE_METADATA_KEY) or {}).get(FIGURE_MIME)
+            images.append((base64.b64decode(out["data"][FIGURE_MIME]), phone and base64.b64decode(phone)))
     stem = figure_name(cell_metadata) or cell_label
-    if len(images) == 1:
-        return {f"{stem}.png": images[0]}
-    return {f"{stem}-{k}.png": image for k, image in enumerate(images, start=1)}
+    names = [stem] if len(images) == 1 else [f"{stem}-{k}" for k in range(1, len(images) + 1)]
+    figures = {}
+    for name, (png, phone) in zip(names, images):
+        figures[f"{name}.png"] = png
+        if phone:
+            figures[f"{name}.phone.png"] = phone
+    return figures
 
 
 def notebook_figures(nb) -> dict[str, bytes]:

@@ -13,11 +13,14 @@ and runs Jupyter Book there with execution switched off, failing on any warning:
 * exercises, student edition (for graded courses): the student notebook, with no solution at all.
 
 Files are copied only when their content changed, so an unchanged rebuild is quick.
-Output: _build/html (main) or _build/student-site/html (student).
+Output: _build/html (main) or _build/student-site/html (student). The main edition offers the
+book's PDF (copied to `book.pdf`, linked from the landing page) whenever `make pdf` has written
+_build/pdf/book.pdf (or the file BOOK_PDF names).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -35,6 +38,8 @@ from vendor_assets import install_mathjax  # noqa: E402
 BOOK_FILES = ["_toc.yml", "intro.md", "status.md", "glossary.md", "bibliography.md", "references.bib"]
 BOOK_FOLDERS = ["_ext", "_templates", "assets", "benchmarks", "_vendor", "hierarchical_helpers"]
 OUTPUT = {"main": ROOT / "_build" / "html", "student": ROOT / "_build" / "student-site" / "html"}
+# Where `make pdf` writes the book's PDF (tools/build_pdf.py); the main edition offers it if it exists.
+BOOK_PDF = ROOT / "_build" / "pdf" / "book.pdf"
 
 
 def _write_if_changed(path: Path, data: bytes) -> None:
@@ -109,7 +114,10 @@ def build(edition: str = "main", book: Path = ROOT) -> int:
     output = OUTPUT[edition] if book == ROOT else book / "_build" / edition / "html"
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     command = [str(jupyter_book), "build", str(source), "--builder", "html", "-W", "-n", "--keep-going"]
-    result = subprocess.run(command, cwd=source)
+    environment = dict(os.environ)
+    if book == ROOT and "BOOK_PDF" not in environment:
+        environment["BOOK_PDF"] = str(BOOK_PDF)  # linked only if it exists (_ext/book_pages.py)
+    result = subprocess.run(command, cwd=source, env=environment)
     if result.returncode != 0:
         print("\nThe build failed: see the warnings above.", file=sys.stderr)
         return result.returncode

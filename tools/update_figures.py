@@ -31,7 +31,8 @@ def main():
             (target / name).write_bytes(png)
         print(f"{notebook.relative_to(ROOT)}: {len(figures)} reference figure(s)")
     (figures_root / "README.md").write_text(
-        "Reference images of every figure the book draws, one folder per notebook.\n"
+        "Reference images of every figure the book draws, one folder per notebook; `<name>.phone.png`\n"
+        "is the figure's phone rendition (hierarchical_helpers/phone_figures.py).\n"
         "Written by `make figures`; compared with freshly executed figures by `make test`.\n"
     )
     return 0
