@@ -44,7 +44,50 @@ function updateScrollBoxTabStops() {
   });
 }
 
+/* A table's columns that hold only numbers are right-aligned, their header with them (book.css):
+ * digits line up and a number never runs into its neighbour. "–" (no value) and empty cells do
+ * not make a column text. Header rows may span columns (pandas' two-level headers). */
+const NUMBER = /^[−+-]?(\d[\d,]*(\.\d*)?|\.\d+)\s?%?$/;
+const NO_VALUE = /^(–|—|-|)$/;
+
+function tableGrid(table) {
+  const grid = [];
+  table.querySelectorAll("tr").forEach((row, r) => {
+    grid[r] = grid[r] || [];
+    let c = 0;
+    for (const cell of row.children) {
+      while (grid[r][c]) c++;
+      const span = cell.colSpan || 1, down = cell.rowSpan || 1;
+      for (let i = 0; i < down; i++) {
+        grid[r + i] = grid[r + i] || [];
+        for (let j = 0; j < span; j++) grid[r + i][c + j] = cell;
+      }
+      c += span;
+    }
+  });
+  return grid;
+}
+
+function alignNumberColumns() {
+  document.querySelectorAll(".bd-article table").forEach((table) => {
+    const grid = tableGrid(table);
+    const bodyRows = [...table.querySelectorAll("tr")].map((row) => !row.closest("thead"));
+    const columns = Math.max(0, ...grid.map((row) => row.length));
+    for (let c = 0; c < columns; c++) {
+      const body = grid.filter((_, r) => bodyRows[r]).map((row) => row[c]).filter(Boolean);
+      if (!body.length || body.some((cell) => cell.tagName === "TH" || cell.colSpan > 1)) continue;
+      const texts = body.map((cell) => cell.textContent.trim());
+      if (!texts.some((t) => NUMBER.test(t)) || !texts.every((t) => NUMBER.test(t) || NO_VALUE.test(t))) continue;
+      grid.forEach((row) => {
+        const cell = row[c];
+        if (cell && (cell.colSpan || 1) === 1) cell.classList.add("numeric-column");
+      });
+    }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", closeSidebarDialogsOnLinks);
+document.addEventListener("DOMContentLoaded", alignNumberColumns);
 function fitWideContent() {
   boxWideInlineMath();
   updateScrollBoxTabStops();
