@@ -146,7 +146,12 @@ def point_repository_links(app, pagename, templatename, context, doctree):
     from exercise_pages import is_exercise, launch_urls
 
     repository = app.config.html_theme_options.get("repository_url", "").rstrip("/")
-    if not pagename.startswith(MYST_SOURCE_FOLDERS) or not repository:
+    if not repository:
+        return
+    if not pagename.startswith(MYST_SOURCE_FOLDERS):
+        # The landing page, glossary, references and status page are not in the public
+        # repository (tools/export_public.py): no button leads there.
+        context["header_buttons"] = _without_edit(context.get("header_buttons", []), repository)
         return
     # The theme's launch button for a service starts with that service's address from _config.yml.
     services = app.config.html_theme_options.get("launch_buttons", {})
@@ -170,6 +175,17 @@ def point_repository_links(app, pagename, templatename, context, doctree):
         return kept
 
     context["header_buttons"] = fix(context.get("header_buttons", []))
+
+
+def _without_edit(buttons, repository):
+    kept = []
+    for button in buttons:
+        if button.get("url", "").startswith(repository + "/edit/"):
+            continue
+        if "buttons" in button:
+            button["buttons"] = _without_edit(button["buttons"], repository)
+        kept.append(button)
+    return kept
 
 
 def add_static_files(app, config):

@@ -133,6 +133,80 @@ def test_one_search_box_and_the_sidebar_buttons(visits, view):
     fail_if(problems_on(visits, view, TOC, check), "search box and sidebar buttons")
 
 
+# ---------- Formulas, tables, code and the footer, laid out for reading ----------
+
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_formulas_fit_or_scroll_with_a_visible_scrollbar(visits, view):
+    """Every typeset formula fits its column (long display equations are broken into aligned
+    lines in the sources), or scrolls inside a box of its own that fits the screen and shows
+    its scrollbar."""
+    def check(name, report):
+        for formula in report["formulas"]:
+            if not formula["fits"] and not formula["scrolls"]:
+                kind = "display" if formula["display"] else "inline"
+                yield (f"{kind} formula {formula['tex']!r} is {formula['width']} px wide in a "
+                       f"{formula['column']} px column, with no visible scrollbar")
+    fail_if(problems_on(visits, view, TOC, check), f"formulas cut off ({view})")
+
+
+TABLE_NUMBER_GAP_PX = 8
+
+
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_tables_are_padded_aligned_and_not_overprinted(visits, view):
+    """Numbers in neighbouring cells stand at least 8 px apart, no cell's text runs into the
+    next, number columns are right-aligned with their headers, no cell says "NaN"; on a phone a
+    table is at most 1.5 screens tall unless it scrolls sideways in its own box."""
+    phone = view.startswith("phone")
+
+    def check(name, report):
+        for table in report["tableLayout"]:
+            what = f"table {table['header'][:40]!r}"
+            if table["numericGap"] is not None and table["numericGap"] < TABLE_NUMBER_GAP_PX:
+                yield f"{what}: two numbers {table['numericGap']} px apart"
+            for pair in table["overprinted"][:3]:
+                yield f"{what}: overprinted text {pair}"
+            for column in table["misaligned"][:3]:
+                yield f"{what}: column {column}"
+            if table["noValue"]:
+                yield f"{what}: shows {table['noValue'][:2]} for a value that does not exist"
+            if phone and table["height"] > 1.5 * table["screenHeight"] and not table["scrollsInOwnBox"]:
+                yield f"{what}: {table['height']} px tall on a {table['screenHeight']} px screen"
+    fail_if(problems_on(visits, view, TOC, check), f"tables ({view})")
+
+
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_code_and_output_lines_are_not_cut(visits, view):
+    """On a desktop no line of code or output is wider than its box; on a phone output wraps and
+    a code line wider than the screen scrolls in its box with a visible scrollbar."""
+    phone = view.startswith("phone")
+
+    def check(name, report):
+        for cut in report["cutLines"]:
+            if not phone or cut["kind"] == "output" or not cut["scrolls"]:
+                yield f"a {cut['kind']} line is cut off: {cut['line']!r}"
+    fail_if(problems_on(visits, view, NOTEBOOK_PAGES, check), f"code and output lines ({view})")
+
+
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_footer_links_fit(visits, view):
+    """The previous / next links at the foot of a page fit the screen and show all they hold."""
+    fail_if(problems_on(visits, view, TOC, lambda name, report: report["footerOverflow"]),
+            f"page footer ({view})")
+
+
+@pytest.mark.parametrize("view", ["desktop-light", "phone-light"])
+def test_edit_button_only_where_the_public_repository_has_the_file(visits, view):
+    """Only chapter pages, whose MyST source the public repository holds, offer "Edit this
+    page"; the landing page, glossary, references and status page do not."""
+    def check(name, report):
+        edits = [link for link in report["edit"] if "/edit/" in link]
+        if edits:
+            yield f"offers {edits}"
+    fail_if(problems_on(visits, view, [n for n in TOC if n not in NOTEBOOK_PAGES], check),
+            "edit buttons to files the public repository lacks")
+
+
 # ---------- The reader sees the statistics, not the bookkeeping ----------
 
 BOOKKEEPING = re.compile(
@@ -279,6 +353,8 @@ def test_captions_are_readable(visits, view):
                 continue
             if figure["captionSize"] < CAPTION_MIN_PX:
                 yield f"{_figure_name(figure)}: caption set at {figure['captionSize']} px"
+            if figure["captionWeight"] < 400:
+                yield f"{_figure_name(figure)}: caption set at weight {figure['captionWeight']:.0f} (thin)"
             contrast = _contrast(figure["captionColour"], figure["captionBackground"])
             if contrast < 4.5:
                 yield f"{_figure_name(figure)}: caption contrast {contrast:.1f} (below 4.5)"

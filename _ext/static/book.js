@@ -28,7 +28,8 @@ const SCROLL_BOXES = [
 function boxWideInlineMath() {
   document.querySelectorAll(".bd-article span.math > mjx-container:not([display='true'])").forEach((math) => {
     const span = math.parentElement;
-    const block = span.closest("p, li, dd, td, .admonition, article") || span.parentElement;
+    if (span.closest("td, th")) return;  // a table cell grows to fit its formula; the table scrolls
+    const block = span.closest("p, li, dd, .admonition, article") || span.parentElement;
     const wide = math.getBoundingClientRect().width > block.clientWidth;
     span.classList.toggle("wide-inline-math", wide);
   });
@@ -86,7 +87,26 @@ function alignNumberColumns() {
   });
 }
 
+/* Punctuation stays on the line of the formula it follows: a line may otherwise break between an
+ * inline formula and the comma or full stop after it. The formula and the punctuation are
+ * wrapped together in a span that does not break. */
+function keepPunctuationWithMath() {
+  document.querySelectorAll(".bd-article span.math:not(.math-with-punctuation span.math)").forEach((span) => {
+    const next = span.nextSibling;
+    if (!next || next.nodeType !== Node.TEXT_NODE) return;
+    const punctuation = next.textContent.match(/^[.,;:!?)\]’”]+/);
+    if (!punctuation) return;
+    const rest = next.splitText(punctuation[0].length);
+    const group = document.createElement("span");
+    group.className = "math-with-punctuation";
+    span.parentNode.insertBefore(group, span);
+    group.append(span, next);
+    void rest;
+  });
+}
+
 document.addEventListener("DOMContentLoaded", closeSidebarDialogsOnLinks);
+document.addEventListener("DOMContentLoaded", keepPunctuationWithMath);
 document.addEventListener("DOMContentLoaded", alignNumberColumns);
 function fitWideContent() {
   boxWideInlineMath();

@@ -1,0 +1,40 @@
+"""The pages' code cells fit 88 columns (`make format`, tools/format_pages.py), so that no code
+line is cut off on the website, and the formatter keeps everything but the code as it was.
+Lines inside strings (docstrings, long messages) are not counted: no formatter breaks them, and
+the website test checks what a reader sees of them (tests/test_website.py)."""
+import pytest
+
+from book_layout import ROOT
+from format_pages import LINE_LENGTH, MAGIC, code_cells, long_code_lines, pages
+
+SOURCES = pages([])
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=[str(p.relative_to(ROOT)) for p in SOURCES])
+def test_code_cell_lines_fit_88_columns(path):
+    long = []
+    for _, _, code in code_cells(path.read_text()):
+        if not MAGIC.search(code):  # the generated Colab set-up cell (tools/colab_setup.py)
+            long += long_code_lines(code)
+    assert not long, (f"{path.relative_to(ROOT)} has code lines longer than {LINE_LENGTH} columns "
+                      f"(run `make format`): {[line[:60] + '...' for line in long[:3]]}")
+
+
+def test_code_cells_are_found_with_their_options_apart():
+    page = ("# Title\n\n```{code-cell} ipython3\n:tags: [hide-input]\n\nx = 1\n```\n\n"
+            "```{code-cell} ipython3\n---\nmystnb:\n  figure:\n    caption: |\n      A figure.\n---\n"
+            "plot(x)\n```\n")
+    cells = [(options, code) for _, options, code in code_cells(page)]
+    assert cells == [(":tags: [hide-input]\n\n", "x = 1\n"),
+                     ("---\nmystnb:\n  figure:\n    caption: |\n      A figure.\n---\n", "plot(x)\n")]
+
+
+def test_long_comments_are_wrapped_and_strings_are_not_counted():
+    from format_pages import wrap_comments
+    comment = "    # " + " ".join(["word"] * 30)
+    wrapped = wrap_comments(comment)
+    assert all(len(line) <= LINE_LENGTH and line.startswith("    # ") for line in wrapped.splitlines())
+    assert " ".join(wrapped.replace("    # ", "").split()) == " ".join(["word"] * 30)
+    docstring = '    """' + "x" * 100 + '"""'
+    code = "def f():\n" + docstring + "\n    return " + "a + " * 30 + "a\n"
+    assert long_code_lines(code) == [code.splitlines()[2]]
