@@ -98,6 +98,18 @@ def drop_duplicate_scripts(app, pagename, templatename, context, doctree):
     context["script_files"][:] = unique
 
 
+def drop_mathjax_without_math(app, pagename, templatename, context, doctree):
+    """A page with no formula does not load MathJax (about 1 MB with its fonts): Jupyter Book's
+    extensions ask Sphinx to add it to every page. (The theme's fontawesome.js stays: it draws
+    every icon of the page header, the landing page's too.)"""
+    if 'class="math' in context.get("body", ""):
+        return
+    scripts = context.get("script_files", [])
+    scripts[:] = [script for script in scripts
+                  if "mathjax" not in (getattr(script, "filename", "") or "").lower()
+                  and "MathJax" not in str(getattr(script, "attributes", {}).get("body", ""))]
+
+
 _FIGURE_IMAGE = re.compile(r'<img (?P<attrs>[^>]*?)src="(?P<src>(?:\.\./)*_images/(?P<name>[^"/]+\.png))"(?P<rest>[^>]*)/?>')
 
 
@@ -223,5 +235,7 @@ def setup(app):
     app.connect("html-page-context", fix_page_body, priority=100)
     # After sphinx-book-theme has made its header buttons (priority 501).
     app.connect("html-page-context", point_repository_links, priority=502)
+    # After sphinx.ext.mathjax has added MathJax to the page (priority 500).
+    app.connect("html-page-context", drop_mathjax_without_math, priority=900)
     app.connect("build-finished", redirect_general_index)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "env_version": _site_code_version()}

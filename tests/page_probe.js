@@ -17,6 +17,7 @@ async ({ darkFigures }) => {
     bodyBackground: getComputedStyle(document.body).backgroundColor,
     viewport: window.innerWidth,
     documentWidth: document.documentElement.scrollWidth,
+    scripts: [...document.scripts].map((script) => script.getAttribute("src") || "").filter(Boolean),
   };
   if (!article) return report;
 

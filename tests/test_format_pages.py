@@ -38,3 +38,16 @@ def test_long_comments_are_wrapped_and_strings_are_not_counted():
     docstring = '    """' + "x" * 100 + '"""'
     code = "def f():\n" + docstring + "\n    return " + "a + " * 30 + "a\n"
     assert long_code_lines(code) == [code.splitlines()[2]]
+
+
+def test_long_docstrings_are_wrapped_whatever_their_form():
+    from format_pages import wrap_docstrings
+    one_line = '    """' + " ".join(["word"] * 25) + '."""'
+    many = '    """Summary.\n\n    ' + " ".join(["more"] * 25) + "\n    " + '"""'
+    code = f"def f():\n{one_line}\n    return 1\n\n\ndef g():\n{many}\n"
+    wrapped = wrap_docstrings(code)
+    assert all(len(line) <= LINE_LENGTH for line in wrapped.splitlines())
+    assert " ".join(wrapped.split()) == " ".join(code.split())  # only whitespace changed
+    namespace = {}
+    exec(wrapped, namespace)  # still Python, the same functions
+    assert namespace["f"]() == 1 and " ".join(namespace["f"].__doc__.split()) == " ".join(["word"] * 25) + "."

@@ -4,7 +4,8 @@ Usage: python tools/format_pages.py [--check] [FILE.md ...]   (default: chapters
 
 Only the code inside each ```{code-cell} block changes; the prose, the cells' options and the
 file's front matter are left byte for byte as they are (jupytext's own round trip would rewrite
-the YAML). Full-line comments, which ruff leaves as they are, are wrapped at 88 columns too. Cells
+the YAML). Full-line comments and docstrings, which ruff leaves as they are, are wrapped at 88 columns
+too. Cells
 holding IPython magics or shell lines (`%pip`, `!pip`: the generated Colab set-up cell), which
 ruff cannot parse as Python, are left alone. Each changed page's executed notebook then takes the new code with its
 outputs kept (`jupytext --to notebook --update`): layout does not change what the code computes,
@@ -92,6 +93,46 @@ def wrap_comments(code: str) -> str:
     return "\n".join(lines)
 
 
+def wrap_docstrings(code: str) -> str:
+    """Docstring lines longer than LINE_LENGTH, which ruff leaves alone, wrapped at it: a one-line
+    docstring becomes a docstring of several lines."""
+    import io
+    import tokenize
+
+    lines = code.split("\n")
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return code
+    previous, docstrings = tokenize.NEWLINE, []
+    for token in tokens:
+        if token.type in (tokenize.COMMENT, tokenize.NL):
+            continue
+        if (token.type == tokenize.STRING and token.string.startswith('"""')
+                and previous in (tokenize.INDENT, tokenize.NEWLINE, tokenize.DEDENT)):
+            docstrings.append(token)
+        previous = token.type
+    for token in reversed(docstrings):  # from the end, so that inserted lines move nothing unseen
+        first, last = token.start[0] - 1, token.end[0] - 1
+        indent = lines[first][: token.start[1]]
+        width = LINE_LENGTH - len(indent)
+        for number in range(last, first - 1, -1):
+            line = lines[number]
+            if len(line) <= LINE_LENGTH:
+                continue
+            text = line.strip()
+            opens, closes = text.startswith('"""'), text.endswith('"""') and (number == last)
+            body = text[3 if opens else 0: len(text) - (3 if closes else 0)]
+            wrapped = textwrap.wrap(body, width=width - 3, break_long_words=False, break_on_hyphens=False)
+            wrapped = [indent + piece for piece in wrapped]
+            if opens:
+                wrapped[0] = indent + '"""' + wrapped[0][len(indent):]
+            if closes:
+                wrapped[-1] += '"""'
+            lines[number: number + 1] = wrapped
+    return "\n".join(lines)
+
+
 def long_code_lines(code: str) -> list[str]:
     """Lines of a cell longer than LINE_LENGTH, except those inside a string (a docstring or a
     long message), which no formatter breaks."""
@@ -113,7 +154,8 @@ def format_page(path: Path, check: bool) -> bool:
     """Format one page's code cells; returns whether it changed (or would)."""
     text = path.read_text()
     cells = [(m, o, c) for m, o, c in code_cells(text) if c.strip() and not MAGIC.search(c)]
-    formatted = [wrap_comments(code) for code in ruff_format([code for _, _, code in cells])]
+    formatted = [wrap_docstrings(wrap_comments(code))
+                 for code in ruff_format([code for _, _, code in cells])]
     pieces, position, changed = [], 0, False
     for (match, options, code), new in zip(cells, formatted):
         new = new.rstrip("\n") + "\n" if code.endswith("\n") else new.rstrip("\n")

@@ -125,12 +125,56 @@ window.addEventListener("load", () => {
 /* The search page shows a snippet of each page it finds. Sphinx takes it from the page's text,
  * solutions included; on the main site the solutions are not indexed (_ext/exercise_pages.py),
  * and their text stays out of the snippets too. */
+// Formulas are quoted in snippets as text, not as the TeX the page holds before MathJax runs:
+// Greek letters and common symbols as characters, the TeX markup dropped.
+const TEX_SYMBOLS = {
+  alpha: "α", beta: "β", gamma: "γ", delta: "δ", epsilon: "ε", varepsilon: "ε", zeta: "ζ", eta: "η",
+  theta: "θ", kappa: "κ", lambda: "λ", mu: "μ", nu: "ν", xi: "ξ", pi: "π", rho: "ρ", sigma: "σ",
+  tau: "τ", phi: "φ", varphi: "φ", chi: "χ", psi: "ψ", omega: "ω", Gamma: "Γ", Delta: "Δ",
+  Theta: "Θ", Lambda: "Λ", Sigma: "Σ", Phi: "Φ", Omega: "Ω", sim: "∼", mid: "∣", le: "≤", leq: "≤",
+  ge: "≥", geq: "≥", ne: "≠", neq: "≠", approx: "≈", times: "×", cdot: "·", pm: "±", to: "→",
+  infty: "∞", sum: "Σ", prod: "Π", int: "∫", partial: "∂", sqrt: "√", ldots: "…", dots: "…",
+  quad: " ", qquad: " ", frac: "", tfrac: "", dfrac: "", displaystyle: "", limits: "",
+};
+function texAsText(tex) {
+  return tex
+    .replace(/^\\\(|\\\)$|^\\\[|\\\]$/g, "")
+    .replace(/\\(?:mathcal|mathbb|mathrm|operatorname|text|textrm|mathbf|hat|bar|tilde)\s*/g, "")
+    .replace(/\\(left|right|big|Big|bigg|Bigg)(?![a-zA-Z])/g, "")
+    .replace(/\\([a-zA-Z]+)/g, (match, name) => TEX_SYMBOLS[name] ?? name)
+    .replace(/\\[,;:! ]/g, " ")
+    .replace(/\\\{/g, "\u0001").replace(/\\\}/g, "\u0002")
+    .replace(/[{}]/g, "")
+    .replace(/\u0001/g, "{").replace(/\u0002/g, "}")
+    .replace(/\s+/g, " ")
+    .trim();
+}
+
 // searchtools.js declares `Search` with const: a global binding, not a property of window.
 if (typeof Search !== "undefined" && typeof Search.htmlToText === "function") {
   const pageText = Search.htmlToText;
   Search.htmlToText = (htmlString, anchor) => {
     const page = new DOMParser().parseFromString(htmlString, "text/html");
     page.querySelectorAll(".tag_solution, details.solution").forEach((solution) => solution.remove());
+    page.querySelectorAll(".math").forEach((math) => { math.textContent = texAsText(math.textContent.trim()); });
     return pageText(page.documentElement.outerHTML, anchor);
   };
 }
+
+/* The search lists the glossary once: its terms are indexed as objects and the page as text, so
+ * a word found in a definition would list the glossary under several entries. The first (best)
+ * glossary entry stays. */
+function listGlossaryOnce(results) {
+  let seen = false;
+  for (const item of results.querySelectorAll("li")) {
+    const link = item.querySelector("a");
+    if (!link || !/(^|\/)glossary\.html(#|$)/.test(link.getAttribute("href") || "")) continue;
+    if (seen) item.remove();
+    seen = true;
+  }
+}
+document.addEventListener("DOMContentLoaded", () => {
+  const results = document.getElementById("search-results");
+  if (!results) return;
+  new MutationObserver(() => listGlossaryOnce(results)).observe(results, { childList: true, subtree: true });
+});
