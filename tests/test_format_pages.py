@@ -1,7 +1,6 @@
 """The pages' code cells fit 88 columns (`make format`, tools/format_pages.py), so that no code
 line is cut off on the website, and the formatter keeps everything but the code as it was.
-Lines inside strings (docstrings, long messages) are not counted: no formatter breaks them, and
-the website test checks what a reader sees of them (tests/test_website.py)."""
+Only the generated Colab set-up cell (IPython magics) is not counted."""
 import pytest
 
 from book_layout import ROOT
@@ -29,22 +28,22 @@ def test_code_cells_are_found_with_their_options_apart():
                      ("---\nmystnb:\n  figure:\n    caption: |\n      A figure.\n---\n", "plot(x)\n")]
 
 
-def test_long_comments_are_wrapped_and_strings_are_not_counted():
+def test_long_comments_are_wrapped():
     from format_pages import wrap_comments
     comment = "    # " + " ".join(["word"] * 30)
     wrapped = wrap_comments(comment)
     assert all(len(line) <= LINE_LENGTH and line.startswith("    # ") for line in wrapped.splitlines())
     assert " ".join(wrapped.replace("    # ", "").split()) == " ".join(["word"] * 30)
-    docstring = '    """' + "x" * 100 + '"""'
-    code = "def f():\n" + docstring + "\n    return " + "a + " * 30 + "a\n"
-    assert long_code_lines(code) == [code.splitlines()[2]]
+    code = "def f():\n    return " + "a + " * 30 + "a\n"
+    assert long_code_lines(code) == [code.splitlines()[1]]
 
 
 def test_long_docstrings_are_wrapped_whatever_their_form():
     from format_pages import wrap_docstrings
     one_line = '    """' + " ".join(["word"] * 25) + '."""'
+    just_over = '    """' + " ".join(["abc"] * 20) + '."""'  # 90 columns, its text alone 80
     many = '    """Summary.\n\n    ' + " ".join(["more"] * 25) + "\n    " + '"""'
-    code = f"def f():\n{one_line}\n    return 1\n\n\ndef g():\n{many}\n"
+    code = f"def f():\n{one_line}\n    return 1\n\n\ndef g():\n{many}\n\n\ndef h():\n{just_over}\n"
     wrapped = wrap_docstrings(code)
     assert all(len(line) <= LINE_LENGTH for line in wrapped.splitlines())
     assert " ".join(wrapped.split()) == " ".join(code.split())  # only whitespace changed

@@ -123,7 +123,7 @@ def wrap_docstrings(code: str) -> str:
             text = line.strip()
             opens, closes = text.startswith('"""'), text.endswith('"""') and (number == last)
             body = text[3 if opens else 0: len(text) - (3 if closes else 0)]
-            wrapped = textwrap.wrap(body, width=width - 3, break_long_words=False, break_on_hyphens=False)
+            wrapped = textwrap.wrap(body, width=width - 6, break_long_words=False, break_on_hyphens=False)
             wrapped = [indent + piece for piece in wrapped]
             if opens:
                 wrapped[0] = indent + '"""' + wrapped[0][len(indent):]
@@ -134,20 +134,9 @@ def wrap_docstrings(code: str) -> str:
 
 
 def long_code_lines(code: str) -> list[str]:
-    """Lines of a cell longer than LINE_LENGTH, except those inside a string (a docstring or a
-    long message), which no formatter breaks."""
-    import io
-    import tokenize
-
-    in_string = set()
-    try:
-        for token in tokenize.generate_tokens(io.StringIO(code).readline):
-            if token.type == tokenize.STRING or token.type == getattr(tokenize, "FSTRING_MIDDLE", -1):
-                in_string.update(range(token.start[0], token.end[0] + 1))
-    except (tokenize.TokenError, SyntaxError, IndentationError):
-        pass
-    return [line for number, line in enumerate(code.splitlines(), start=1)
-            if len(line) > LINE_LENGTH and number not in in_string]
+    """Lines of a cell longer than LINE_LENGTH. (A long string other than a docstring, which no
+    formatter breaks, is split by hand into pieces that Python joins.)"""
+    return [line for line in code.splitlines() if len(line) > LINE_LENGTH]
 
 
 def format_page(path: Path, check: bool) -> bool:
