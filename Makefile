@@ -7,6 +7,7 @@
 #   make figures       refresh the reference images in figures/ from those notebooks
 #   make exercises     regenerate student notebooks and checks from each exercise's single source
 #   make colab-cells   rewrite every source's Colab set-up cell from the lock and the release
+#   make format        ruff-format the pages' code cells at 88 columns (notebooks keep their outputs)
 #   make html-student  build the website without any solution into _build/student-site/html
 #   make pdf           the whole book as one PDF, _build/pdf/book.pdf (printed by the system Chromium)
 #   make grade EXERCISE=name SUBMISSIONS=folder [FRESH=1] [TIMEOUT=300] [JOBS=2] [UNISOLATED=1]
@@ -26,7 +27,7 @@ export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
 export JUPYTER_PLATFORM_DIRS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: html html-student check test notebooks figures exercises colab-cells grade gradescope public pdf benchmark lock env clean
+.PHONY: html html-student check test notebooks figures exercises colab-cells format grade gradescope public pdf benchmark lock env clean
 
 html: $(READY)
 	$(BIN)/python tools/build_site.py main
@@ -65,6 +66,9 @@ benchmark: $(READY)
 
 colab-cells: $(READY)
 	$(BIN)/python tools/colab_setup.py
+
+format: $(READY)
+	$(BIN)/python tools/format_pages.py
 
 figures: $(READY)
 	$(BIN)/python tools/update_figures.py

@@ -109,6 +109,18 @@ def drop_duplicate_scripts(app, pagename, templatename, context, doctree):
     context["script_files"][:] = unique
 
 
+def drop_mathjax_without_math(app, pagename, templatename, context, doctree):
+    """A page with no formula does not load MathJax (about 1 MB with its fonts): Jupyter Book's
+    extensions ask Sphinx to add it to every page. (The theme's fontawesome.js stays: it draws
+    every icon of the page header, the landing page's too.)"""
+    if 'class="math' in context.get("body", ""):
+        return
+    scripts = context.get("script_files", [])
+    scripts[:] = [script for script in scripts
+                  if "mathjax" not in (getattr(script, "filename", "") or "").lower()
+                  and "MathJax" not in str(getattr(script, "attributes", {}).get("body", ""))]
+
+
 _FIGURE_IMAGE = re.compile(r'<img (?P<attrs>[^>]*?)src="(?P<src>(?:\.\./)*_images/(?P<name>[^"/]+\.png))"(?P<rest>[^>]*)/?>')
 
 
@@ -185,7 +197,12 @@ def point_repository_links(app, pagename, templatename, context, doctree):
     from exercise_pages import is_exercise, launch_urls
 
     repository = app.config.html_theme_options.get("repository_url", "").rstrip("/")
-    if not pagename.startswith(MYST_SOURCE_FOLDERS) or not repository:
+    if not repository:
+        return
+    if not pagename.startswith(MYST_SOURCE_FOLDERS):
+        # The landing page, glossary, references and status page are not in the public
+        # repository (tools/export_public.py): no button leads there.
+        context["header_buttons"] = _without_edit(context.get("header_buttons", []), repository)
         return
     # The theme's launch button for a service starts with that service's address from _config.yml.
     services = app.config.html_theme_options.get("launch_buttons", {})
@@ -209,6 +226,17 @@ def point_repository_links(app, pagename, templatename, context, doctree):
         return kept
 
     context["header_buttons"] = fix(context.get("header_buttons", []))
+
+
+def _without_edit(buttons, repository):
+    kept = []
+    for button in buttons:
+        if button.get("url", "").startswith(repository + "/edit/"):
+            continue
+        if "buttons" in button:
+            button["buttons"] = _without_edit(button["buttons"], repository)
+        kept.append(button)
+    return kept
 
 
 def add_static_files(app, config):
@@ -246,5 +274,7 @@ def setup(app):
     app.connect("html-page-context", fix_page_body, priority=100)
     # After sphinx-book-theme has made its header buttons (priority 501).
     app.connect("html-page-context", point_repository_links, priority=502)
+    # After sphinx.ext.mathjax has added MathJax to the page (priority 500).
+    app.connect("html-page-context", drop_mathjax_without_math, priority=900)
     app.connect("build-finished", redirect_general_index)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "env_version": _site_code_version()}

@@ -12,7 +12,7 @@ _HOMES = {
     "posterior_mean_on_grid": "eight_schools",
     "exam_partial_pooling_model": "exam", "simulate_exam": "exam",
     "glue": "notebook", "glue_math": "notebook", "glue_values": "notebook", "setup_page": "notebook",
-    "show_code": "notebook", "tidy_table": "notebook", "watermark": "notebook",
+    "reader_table": "notebook", "show_code": "notebook", "tidy_table": "notebook", "watermark": "notebook",
 }
 __all__ = sorted(_HOMES)
 

@@ -147,6 +147,33 @@ def tidy_table(table, decimals=2):
     return table
 
 
+# Column names of ArviZ's summary and comparison tables, as a reader of the book says them.
+READER_NAMES = {
+    "hdi94_lb": "94% HDI lower", "hdi94_ub": "94% HDI upper", "ess_bulk": "ESS bulk",
+    "ess_tail": "ESS tail", "r_hat": "R-hat", "mcse_mean": "MCSE of mean", "mcse_sd": "MCSE of sd",
+    "elpd": "elpd (LOO)", "p": "effective parameters", "elpd_diff": "elpd difference",
+    "dse": "SE of difference", "se": "SE", "p_worse": "P(worse than best)",
+    "diag_diff": "difference warning", "diag_elpd": "elpd warning", "weight": "stacking weight",
+}
+NO_VALUE = "–"
+
+
+def reader_table(table, decimals=2):
+    """A table as the book shows it: `tidy_table`'s rounding, every number of a column written
+    with the column's decimals (pandas would print 1.0 beside 0.98), NO_VALUE ("–") where a value
+    does not exist (NaN), and ArviZ's column names replaced by READER_NAMES. For display only:
+    compute with the table itself.
+    """
+    import pandas as pd
+
+    table = tidy_table(table, decimals)
+    for column in table.columns:
+        if pd.api.types.is_float_dtype(table[column]):
+            places = decimals.get(column, 2) if isinstance(decimals, dict) else decimals
+            table[column] = [NO_VALUE if pd.isna(v) else f"{v:.{places}f}" for v in table[column]]
+    return table.rename(columns=READER_NAMES)
+
+
 def watermark() -> None:
     """Print the versions this notebook ran with: Python and the packages its results depend on."""
     versions = [f"Python {platform.python_version()}"]

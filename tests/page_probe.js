@@ -17,6 +17,7 @@ async ({ darkFigures }) => {
     bodyBackground: getComputedStyle(document.body).backgroundColor,
     viewport: window.innerWidth,
     documentWidth: document.documentElement.scrollWidth,
+    scripts: [...document.scripts].map((script) => script.getAttribute("src") || "").filter(Boolean),
   };
   if (!article) return report;
 
@@ -54,6 +55,126 @@ async ({ darkFigures }) => {
     };
   });
 
+  // A box whose scrollbar is always shown: book.css styles its scrollbar (a styled scrollbar is
+  // never an overlay one). Headless Chromium hides every scrollbar, so the rules are what can be read.
+  const scrollbarSelectors = [];
+  for (const sheet of document.styleSheets) {
+    let rules = [];
+    try { rules = [...sheet.cssRules]; } catch (error) { continue; }
+    for (const rule of rules) {
+      if (!rule.selectorText || !rule.selectorText.includes("::-webkit-scrollbar-thumb")) continue;
+      if (!/background/.test(rule.style.cssText)) continue;
+      for (const selector of rule.selectorText.split(",")) {
+        if (selector.trim().endsWith("::-webkit-scrollbar-thumb")) scrollbarSelectors.push(selector.trim().replace(/::-webkit-scrollbar-thumb$/, ""));
+      }
+    }
+  }
+  const showsScrollbar = (el) => scrollbarSelectors.some((selector) => { try { return el.matches(selector); } catch (error) { return false; } });
+  const scrollBox = (el) => {
+    for (let a = el; a && a !== article; a = a.parentElement) {
+      if (["auto", "scroll"].includes(getComputedStyle(a).overflowX)) return a;
+    }
+    return null;
+  };
+  const contentRight = (el) => el.getBoundingClientRect().right - px(getComputedStyle(el).paddingRight) - px(getComputedStyle(el).borderRightWidth);
+  const contentLeft = (el) => el.getBoundingClientRect().left + px(getComputedStyle(el).paddingLeft) + px(getComputedStyle(el).borderLeftWidth);
+  // Whether something too wide for its column scrolls in a box of its own that fits the screen
+  // and shows its scrollbar.
+  const scrollsVisibly = (el) => {
+    const box = scrollBox(el);
+    return !!box && box.scrollWidth > box.clientWidth + 1 && showsScrollbar(box) &&
+      box.getBoundingClientRect().right <= window.innerWidth + 1;
+  };
+
+  // --- Formulas: each fits its column, or scrolls in its own box with a visible scrollbar.
+  report.formulas = [...article.querySelectorAll("mjx-container")].filter((m) => shown(m) && !m.closest("mjx-assistive-mml")).map((m) => {
+    const display = m.getAttribute("display") === "true";
+    const column = display ? m.parentElement : (m.closest("td, th, p, li, dd, .admonition, section") || article);
+    const math = (m.querySelector("mjx-math") || m).getBoundingClientRect();
+    const fits = math.right <= contentRight(column) + 1 && math.left >= contentLeft(column) - 1;
+    return { tex: (m.parentElement.textContent || "").trim().slice(0, 80), display, fits,
+             width: Math.round(math.width), column: Math.round(contentRight(column) - contentLeft(column)),
+             scrolls: !fits && scrollsVisibly(m) };
+  });
+
+  // --- Tables: padded, numbers apart, nothing overprinted, headers aligned with their numbers.
+  const NUMERIC = /^[−+-]?(\d[\d,]*(\.\d*)?|\.\d+)\s?%?$/;
+  const textBox = (cell) => {
+    const range = document.createRange();
+    range.selectNodeContents(cell);
+    const rects = [...range.getClientRects()].filter((r) => r.width > 0 && r.height > 0);
+    if (!rects.length) return null;
+    return { left: Math.min(...rects.map((r) => r.left)), right: Math.max(...rects.map((r) => r.right)),
+             top: Math.min(...rects.map((r) => r.top)), bottom: Math.max(...rects.map((r) => r.bottom)) };
+  };
+  report.tableLayout = [...article.querySelectorAll("table")].filter(shown).map((table) => {
+    const rows = [...table.querySelectorAll("tr")];
+    let numericGap = Infinity;
+    const overprinted = [], misaligned = [], noValue = [];
+    for (const row of rows) {
+      const cells = [...row.children].filter(shown);
+      for (let i = 0; i + 1 < cells.length; i++) {
+        const a = textBox(cells[i]), b = textBox(cells[i + 1]);
+        if (!a || !b) continue;
+        const gap = b.left - a.right;
+        if (NUMERIC.test(text(cells[i])) && NUMERIC.test(text(cells[i + 1]))) numericGap = Math.min(numericGap, gap);
+        const sameLine = a.top < b.bottom && b.top < a.bottom;
+        if (sameLine && gap < 0) overprinted.push(`${text(cells[i]).slice(0, 30)} | ${text(cells[i + 1]).slice(0, 30)}`);
+      }
+      for (const cell of cells) if (/^(nan|NaN|None|<NA>)$/.test(text(cell))) noValue.push(text(cell));
+    }
+    // A column of numbers: its cells and its header share their alignment.
+    const body = rows.filter((row) => !row.closest("thead"));
+    const head = rows.filter((row) => row.closest("thead"));
+    const lastHead = head[head.length - 1];
+    if (lastHead && body.length) {
+      const headCells = [...lastHead.children];
+      const width = Math.min(headCells.length, ...body.map((row) => row.children.length));
+      for (let c = 0; c < width; c++) {
+        const column = body.map((row) => row.children[c]);
+        if (column.some((cell) => cell.colSpan > 1 || cell.tagName === "TH")) continue;
+        const texts = column.map(text);
+        if (!texts.some((t) => NUMERIC.test(t)) || !texts.every((t) => NUMERIC.test(t) || /^(–|)$/.test(t))) continue;
+        const aligns = new Set(column.map((cell) => getComputedStyle(cell).textAlign));
+        const headAlign = getComputedStyle(headCells[c]).textAlign;
+        if (aligns.size !== 1 || !["right", "end"].includes([...aligns][0]) || !["right", "end"].includes(headAlign)) {
+          misaligned.push(`${text(headCells[c]).slice(0, 30)}: header ${headAlign}, numbers ${[...aligns].join("/")}`);
+        }
+      }
+    }
+    const box = scrollBox(table);
+    return {
+      header: text(table.querySelector("thead") || rows[0]).slice(0, 60),
+      numericGap: numericGap === Infinity ? null : Math.round(numericGap * 10) / 10,
+      overprinted, misaligned, noValue,
+      height: Math.round(table.getBoundingClientRect().height), screenHeight: window.innerHeight,
+      scrollsInOwnBox: !!box && box.scrollWidth > box.clientWidth + 1 && showsScrollbar(box),
+    };
+  });
+
+  // --- Code and output lines: none cut off; a line wider than its box scrolls with a visible
+  // scrollbar (code on a phone), and output wraps.
+  report.cutLines = [];
+  for (const pre of article.querySelectorAll(".cell_input pre, .cell_output pre")) {
+    if (!shown(pre) || pre.scrollWidth <= pre.clientWidth + 1) continue;
+    const kind = pre.closest(".cell_output") ? "output" : "code";
+    const longest = pre.textContent.split("\n").reduce((a, b) => (b.length > a.length ? b : a), "");
+    report.cutLines.push({ kind, line: longest.slice(0, 100), scrolls: scrollsVisibly(pre), wraps: getComputedStyle(pre).whiteSpace });
+  }
+
+  // --- The footer's previous / next links fit the screen and show all they hold.
+  report.footerOverflow = [];
+  for (const link of document.querySelectorAll(".prev-next-area a")) {
+    if (!shown(link)) continue;
+    const outer = link.getBoundingClientRect();
+    if (link.scrollWidth > link.clientWidth + 1) report.footerOverflow.push(`${describe(link)} holds ${link.scrollWidth} px in ${link.clientWidth} px`);
+    if (outer.right > window.innerWidth + 1 || outer.left < -1) report.footerOverflow.push(`${describe(link)} reaches ${Math.round(outer.left)}-${Math.round(outer.right)} px`);
+    for (const part of link.querySelectorAll("p, svg, i")) {
+      const r = part.getBoundingClientRect();
+      if (r.width && (r.right > outer.right + 1 || r.left < outer.left - 1)) report.footerOverflow.push(`${text(part) || part.tagName} sticks out of ${describe(link)}`);
+    }
+  }
+
   // --- What the reader sees of the code: visible cells, their outputs, stderr.
   report.visibleCode = [...article.querySelectorAll(".cell_input")].filter(shown).map((cell) => cell.innerText);
   report.visibleOutputs = [...article.querySelectorAll(".cell_output")].filter(shown).map((cell) => cell.innerText);
@@ -78,7 +199,10 @@ async ({ darkFigures }) => {
   const mathNeighbour = (node, forward) => {
     let sibling = forward ? node.nextSibling : node.previousSibling;
     while (sibling && sibling.nodeType === Node.TEXT_NODE && !sibling.textContent.trim()) sibling = forward ? sibling.nextSibling : sibling.previousSibling;
-    return sibling && sibling.nodeType === Node.ELEMENT_NODE && sibling.classList.contains("math") ? sibling : null;
+    if (!sibling || sibling.nodeType !== Node.ELEMENT_NODE) return null;
+    // book.js groups a formula with the punctuation after it.
+    if (sibling.classList.contains("math-with-punctuation")) return sibling.querySelector(".math");
+    return sibling.classList.contains("math") ? sibling : null;
   };
   report.pasted = [...article.querySelectorAll(".pasted-text, .pasted-inline")].map((el) => {
     const style = getComputedStyle(el), around = getComputedStyle(el.parentElement);
@@ -115,7 +239,7 @@ async ({ darkFigures }) => {
         const colour = getComputedStyle(a).backgroundColor;
         if (!/rgba\(.*, 0\)$/.test(colour) && colour !== "transparent") { background = colour; break; }
       }
-      Object.assign(figureData, { captionSize: px(style.fontSize), captionColour: style.color, captionBackground: background });
+      Object.assign(figureData, { captionSize: px(style.fontSize), captionWeight: px(style.fontWeight), captionColour: style.color, captionBackground: background });
     }
     if (darkFigures && figureData.loaded) {
       const canvas = document.createElement("canvas");

@@ -125,3 +125,22 @@ def test_the_student_site_publishes_no_solution_or_hidden_check():
     leaks = {(str(p.relative_to(site)), s) for p in _published_files(site) for s in secrets if s in _visible_text(p)}
     assert not leaks, f"solution text on the student website: {sorted(leaks)[:5]}"
     assert not (site / "solutions").exists()
+
+
+def test_the_closing_message_names_the_site_the_command_wrote():
+    """`make html` ends by naming _build/html, not the assembled copy Jupyter Book built in."""
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "build_site.py"), "main"], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    tail = result.stdout[-600:]
+    assert "site-src" not in tail, f"the closing message names the assembled copy: {tail!r}"
+    assert "open _build/html/index.html" in tail and (ROOT / "_build/html/index.html").as_uri() in tail
+
+
+def test_only_jupyter_books_banner_is_dropped():
+    from build_site import without_closing_banner
+    rule = "\x1b[92m" + "=" * 79 + "\x1b[0m\n"
+    log = ("build succeeded.\n\n" + rule + "\nFinished generating HTML for book.\n"
+           "Your book's HTML pages are here:\n    _build/site-src/main/_build/html/\n" + rule)
+    assert without_closing_banner(log) == "build succeeded.\n\n"
+    assert without_closing_banner("a\n" + "=" * 30 + "\nb\n") == "a\n" + "=" * 30 + "\nb\n"

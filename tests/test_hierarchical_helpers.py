@@ -7,7 +7,7 @@ from scipy import integrate, stats
 
 from hierarchical_helpers import EightSchoolsExact, assert_converged, eight_schools_data
 from hierarchical_helpers.colab import check_restart, replaced_modules
-from hierarchical_helpers.notebook import _display_value, glue, show_code, tidy_table
+from hierarchical_helpers.notebook import _display_value, glue, reader_table, show_code, tidy_table
 
 
 @pytest.fixture(scope="module")
@@ -260,3 +260,18 @@ def test_phone_rendition_wraps_long_titles_and_keeps_annotations_on_the_figure()
         box = text.get_window_extent(renderer)
         assert 0 <= box.x0 and box.x1 <= phone.bbox.width, f"{text.get_text()!r} runs off the phone figure"
     plt.close("all")
+
+
+def test_reader_table_names_columns_for_readers_and_marks_missing_values():
+    import numpy as np
+    import pandas as pd
+
+    table = pd.DataFrame({"rank": [0, 1], "elpd_diff": [0.0, -0.3812], "p_worse": [np.nan, 0.981],
+                          "weight": [1.0, 0.0], "diag_elpd": ["", "1 k > 0.7"]}, index=["a", "b"])
+    shown = reader_table(table, decimals={"elpd_diff": 2, "p_worse": 2, "weight": 2})
+    assert list(shown.columns) == ["rank", "elpd difference", "P(worse than best)", "stacking weight",
+                                   "elpd warning"]
+    assert shown["P(worse than best)"].tolist() == ["–", "0.98"]
+    assert shown["stacking weight"].tolist() == ["1.00", "0.00"]  # one number of decimals per column
+    assert shown["rank"].tolist() == [0, 1] and shown["elpd difference"].tolist() == ["0.00", "-0.38"]
+    assert "NaN" not in shown.to_html()

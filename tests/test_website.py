@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from book_layout import ROOT, release_tag, repository, toc_docnames
-from browser import CHROMIUM_FLAGS, HOW_TO_GET_CHROMIUM, VIEWS, SiteVisits, chromium_executable, serve
+from browser import CHROMIUM_FLAGS, HOW_TO_GET_CHROMIUM, VIEWS, SiteVisits, chromium_executable, serve, wait_for_math
 
 pytestmark = pytest.mark.slow
 
@@ -131,6 +131,157 @@ def test_one_search_box_and_the_sidebar_buttons(visits, view):
         if report["primaryToggles"] != 1:
             yield f"{report['primaryToggles']} visible chapter-list buttons"
     fail_if(problems_on(visits, view, TOC, check), "search box and sidebar buttons")
+
+
+# ---------- Formulas, tables, code and the footer, laid out for reading ----------
+
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_formulas_fit_or_scroll_with_a_visible_scrollbar(visits, view):
+    """Every typeset formula fits its column (long display equations are broken into aligned
+    lines in the sources), or scrolls inside a box of its own that fits the screen and shows
+    its scrollbar."""
+    def check(name, report):
+        for formula in report["formulas"]:
+            if not formula["fits"] and not formula["scrolls"]:
+                kind = "display" if formula["display"] else "inline"
+                yield (f"{kind} formula {formula['tex']!r} is {formula['width']} px wide in a "
+                       f"{formula['column']} px column, with no visible scrollbar")
+    fail_if(problems_on(visits, view, TOC, check), f"formulas cut off ({view})")
+
+
+# The PDF's text area: tools/build_pdf.py prints on A4 (210 mm) with 15 mm side margins, and
+# Chromium lays a printed page out at that width in CSS pixels (96 per inch).
+PRINT_TEXT_WIDTH_PX = round((210 - 2 * 15) / 25.4 * 96)
+PRINTED_FORMULAS = """() => {
+  const article = document.querySelector("article.bd-article");
+  const limit = document.documentElement.clientWidth;
+  const problems = [];
+  for (const m of article.querySelectorAll("mjx-container")) {
+    if (m.closest("mjx-assistive-mml") || !m.getClientRects().length || m.closest(".tag_solution, details.solution")) continue;
+    const math = (m.querySelector("mjx-math") || m).getBoundingClientRect();
+    const tex = (m.parentElement.textContent || "").trim().slice(0, 70);
+    if (math.right > limit + 1 || math.left < -1) problems.push(`${tex}: ${Math.round(math.left)}-${Math.round(math.right)} px on a ${limit} px text area`);
+    const number = m.parentElement.querySelector(".eqno") || m.parentElement.parentElement.querySelector(".eqno");
+    if (number) {
+      const box = number.getBoundingClientRect();
+      if (box.left < math.right && math.left < box.right && box.top < math.bottom && math.top < box.bottom)
+        problems.push(`${tex}: its equation number overprints it`);
+    }
+  }
+  return problems;
+}"""
+
+
+def test_printed_formulas_fit_the_pdf_text_area(visits):
+    """In the PDF, which cannot scroll, no formula reaches past the text area or under its
+    equation number: each page laid out as Chromium prints it (print media, the PDF's text width)."""
+    context = visits.browser.new_context(viewport={"width": PRINT_TEXT_WIDTH_PX, "height": 1000},
+                                         color_scheme="light")
+    problems = []
+    try:
+        for name in TOC:
+            page = context.new_page()
+            try:
+                page.emulate_media(media="print")
+                page.goto(f"{visits.base_url}/{name}.html", wait_until="load")
+                wait_for_math(page)
+                problems += [f"{name}: {problem}" for problem in page.evaluate(PRINTED_FORMULAS)]
+            finally:
+                page.close()
+    finally:
+        context.close()
+    fail_if(problems, "formulas cut off in the PDF")
+
+
+TABLE_NUMBER_GAP_PX = 8
+
+
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_tables_are_padded_aligned_and_not_overprinted(visits, view):
+    """Numbers in neighbouring cells stand at least 8 px apart, no cell's text runs into the
+    next, number columns are right-aligned with their headers, no cell says "NaN"; on a phone a
+    table is at most 1.5 screens tall unless it scrolls sideways in its own box."""
+    phone = view.startswith("phone")
+
+    def check(name, report):
+        for table in report["tableLayout"]:
+            what = f"table {table['header'][:40]!r}"
+            if table["numericGap"] is not None and table["numericGap"] < TABLE_NUMBER_GAP_PX:
+                yield f"{what}: two numbers {table['numericGap']} px apart"
+            for pair in table["overprinted"][:3]:
+                yield f"{what}: overprinted text {pair}"
+            for column in table["misaligned"][:3]:
+                yield f"{what}: column {column}"
+            if phone and table["height"] > 1.5 * table["screenHeight"] and not table["scrollsInOwnBox"]:
+                yield f"{what}: {table['height']} px tall on a {table['screenHeight']} px screen"
+    fail_if(problems_on(visits, view, TOC, check), f"tables ({view})")
+
+
+@pytest.mark.parametrize("view", ["desktop-light", "phone-light"])
+def test_tables_show_no_nan_and_no_arviz_column_names(visits, view):
+    """A value that does not exist is shown as "–" (`hierarchical_helpers.reader_table`, and the
+    page says what it means), never as "NaN"; a chapter's table heads its columns as a reader
+    says them, not with ArviZ's names (the exercises keep the names their checks use)."""
+    def check(name, report):
+        for table in report["tableLayout"]:
+            if table["noValue"]:
+                yield f"table {table['header'][:40]!r} shows {table['noValue'][:2]}"
+        if name in CHAPTERS:
+            for table in report["tables"]:
+                raw = ARVIZ_NAMES.findall(table["header"])
+                if raw:
+                    yield f"table {table['header'][:40]!r} has columns named {raw}"
+    fail_if(problems_on(visits, view, TOC, check), "tables showing NaN or ArviZ's column names")
+
+
+ARVIZ_NAMES = re.compile(r"\b(hdi\d*_[lu]b|ess_bulk|ess_tail|r_hat|mcse_\w+|elpd_diff|dse|p_worse|diag_\w+)\b")
+
+
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_code_and_output_lines_are_not_cut(visits, view):
+    """On a desktop no line of code or output is wider than its box; on a phone output wraps and
+    a code line wider than the screen scrolls in its box with a visible scrollbar."""
+    phone = view.startswith("phone")
+
+    def check(name, report):
+        for cut in report["cutLines"]:
+            if not phone or cut["kind"] == "output" or not cut["scrolls"]:
+                yield f"a {cut['kind']} line is cut off: {cut['line']!r}"
+    fail_if(problems_on(visits, view, NOTEBOOK_PAGES, check), f"code and output lines ({view})")
+
+
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_footer_links_fit(visits, view):
+    """The previous / next links at the foot of a page fit the screen and show all they hold."""
+    fail_if(problems_on(visits, view, TOC, lambda name, report: report["footerOverflow"]),
+            f"page footer ({view})")
+
+
+@pytest.mark.parametrize("view", ["desktop-light", "phone-light"])
+def test_pages_without_formulas_do_not_load_mathjax(visits, view):
+    """MathJax loads only where there is math: not on the landing page, glossary or status page.
+    (fontawesome.js is the theme's, and draws the header's icons on every page.)"""
+    problems, with_math = [], 0
+    for name in TOC:
+        report = visits.report(view, name)
+        loads = any("mathjax" in src.lower() for src in report["scripts"])
+        if report.get("mathSources", 0) == 0 and loads:
+            problems.append(f"{name} has no formula but loads MathJax")
+        with_math += loads
+    fail_if(problems, "MathJax on pages without math")
+    assert with_math >= len(CHAPTERS), "pages with formulas no longer load MathJax"
+
+
+@pytest.mark.parametrize("view", ["desktop-light", "phone-light"])
+def test_edit_button_only_where_the_public_repository_has_the_file(visits, view):
+    """Only chapter pages, whose MyST source the public repository holds, offer "Edit this
+    page"; the landing page, glossary, references and status page do not."""
+    def check(name, report):
+        edits = [link for link in report["edit"] if "/edit/" in link]
+        if edits:
+            yield f"offers {edits}"
+    fail_if(problems_on(visits, view, [n for n in TOC if n not in NOTEBOOK_PAGES], check),
+            "edit buttons to files the public repository lacks")
 
 
 # ---------- The reader sees the statistics, not the bookkeeping ----------
@@ -285,6 +436,8 @@ def test_captions_are_readable(visits, view):
                 continue
             if figure["captionSize"] < CAPTION_MIN_PX:
                 yield f"{_figure_name(figure)}: caption set at {figure['captionSize']} px"
+            if figure["captionWeight"] < 400:
+                yield f"{_figure_name(figure)}: caption set at weight {figure['captionWeight']:.0f} (thin)"
             contrast = _contrast(figure["captionColour"], figure["captionBackground"])
             if contrast < 4.5:
                 yield f"{_figure_name(figure)}: caption contrast {contrast:.1f} (below 4.5)"
@@ -598,18 +751,30 @@ def test_search_does_not_index_or_quote_solution_text(visits, view):
     results = _search(visits, word, view)
     snippet = next((text for href, text in results.items() if href.endswith(name.split("/")[-1] + ".html")), None)
     assert snippet is not None, f"searching for {word!r}, a word of {name}'s questions, does not find it"
+    letters = re.compile(r"[\W_]+")
     for piece in snippet.lower().split("..."):
-        # Snippets quote formulas as TeX, the page shows them typeset: compare the prose between
-        # formulas (and around a formula cut off at either end), without spaces.
-        piece = re.sub(r"^[^(]*?\\\)", " ", piece)
-        piece = re.sub(r"\\\((?:(?!\\\)).)*$", " ", piece, flags=re.DOTALL)
-        for prose in re.split(r"\\\(.*?\\\)", piece, flags=re.DOTALL):
-            assert "".join(prose.split()) in other_text, f"the search snippet for {name} quotes a solution: {prose!r}"
+        # Snippets quote formulas as text (book.js), the page's text holds MathJax's reading of
+        # them: compare letters and digits only.
+        assert letters.sub("", piece) in letters.sub("", other_text), (
+            f"the search snippet for {name} quotes a solution: {piece!r}")
     name, words = hidden
     for word in words:
         hrefs = list(_search(visits, word, view))
         assert not any(href.endswith(name.split("/")[-1] + ".html") for href in hrefs), (
             f"searching for {word!r}, found on {name} only inside a solution, finds the page: {hrefs}")
+
+
+def test_search_lists_the_glossary_once_and_quotes_no_tex(visits):
+    """A word of the glossary's definitions lists the glossary once, and no snippet shows TeX
+    (formulas are quoted as text)."""
+    results = _search(visits, "shrinkage")
+    glossary = [href for href in results if href.split("#")[0].endswith("glossary.html")]
+    assert len(glossary) == 1, f"the glossary is listed {len(glossary)} times: {glossary}"
+    tex = {href: text for href, text in results.items() if re.search(r"\\[()\[\]a-zA-Z]", text)}
+    assert not tex, f"snippets show TeX: {tex}"
+    # The decision guide's overview names "the shrinkage factor $B_i$": quoted as text.
+    guide = next(text for href, text in results.items() if "decision-guide" in href)
+    assert "shrinkage factor B_i" in guide, f"the decision guide's snippet reads {guide!r}"
 
 
 @pytest.mark.parametrize("view", VIEW_NAMES)

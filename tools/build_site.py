@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -106,6 +107,18 @@ def assemble(edition: str, book: Path = ROOT) -> Path:
     return source
 
 
+BANNER_RULE = re.compile(r"^(\x1b\[[0-9;]*m)?={20,}")
+
+
+def without_closing_banner(log: str) -> str:
+    """Jupyter Book's log without its closing banner (from its first rule of "=" signs on)."""
+    lines = log.splitlines(keepends=True)
+    for number, line in enumerate(lines):
+        if BANNER_RULE.match(line) and "Finished generating HTML" in "".join(lines[number:number + 4]):
+            return "".join(lines[:number])
+    return log
+
+
 def build(edition: str = "main", book: Path = ROOT) -> int:
     start = time.perf_counter()
     if book == ROOT:
@@ -117,7 +130,11 @@ def build(edition: str = "main", book: Path = ROOT) -> int:
     environment = dict(os.environ)
     if book == ROOT and "BOOK_PDF" not in environment:
         environment["BOOK_PDF"] = str(BOOK_PDF)  # linked only if it exists (_ext/book_pages.py)
-    result = subprocess.run(command, cwd=source, env=environment)
+    result = subprocess.run(command, cwd=source, env=environment, stdout=subprocess.PIPE, text=True)
+    # Jupyter Book's closing banner names the assembled copy it built in (_build/site-src/...),
+    # not the site this command writes: print the log without it, and say where the site is.
+    sys.stdout.write(without_closing_banner(result.stdout))
+    sys.stdout.flush()
     if result.returncode != 0:
         print("\nThe build failed: see the warnings above.", file=sys.stderr)
         return result.returncode
@@ -126,7 +143,10 @@ def build(edition: str = "main", book: Path = ROOT) -> int:
         shutil.rmtree(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     shutil.copytree(built, output)
-    print(f"Built {output / 'index.html'} in {time.perf_counter() - start:.0f} s")
+    index = output / "index.html"
+    where = index.relative_to(ROOT) if index.is_relative_to(ROOT) else index
+    print(f"\nBuilt the website in {time.perf_counter() - start:.0f} s: open {where} "
+          f"({index.as_uri()})")
     return 0
 
 
