@@ -47,3 +47,22 @@ def test_the_sitemap_lists_every_page(built_site):
     locations = {el.text for el in tree.iter() if el.tag.endswith("loc")}
     missing = [name for name in toc_docnames() if f"{base}{name}.html" not in locations]
     assert not missing, f"sitemap.xml lacks {missing}"
+
+
+@pytest.mark.slow
+def test_the_pdf_prints_the_release_and_its_date():
+    """The PDF is printed from the pages, whose footer carries the release and its date."""
+    import subprocess
+    import sys
+
+    from pypdf import PdfReader
+
+    import build_pdf
+    import build_site
+
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "build_pdf.py")], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, f"build_pdf failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    text = " ".join(" ".join(page.extract_text().split()) for page in PdfReader(str(build_pdf.OUTPUT)).pages)
+    release = f"Release {release_tag()}, {build_site.release_date()}"
+    assert release in text, f"the PDF does not print {release!r}"
