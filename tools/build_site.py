@@ -111,9 +111,9 @@ def identity(config: dict, book: Path = ROOT) -> None:
         return
     date = release_date(book)
     release = f"Release {release_tag(book)}" + (f", {date}" if date else "")
-    html["extra_footer"] = (
-        f'<p class="book-release">{release}. Text and figures: '
-        "CC BY 4.0; code: MIT licence.</p>")
+    line = f"{release}. Text and figures: CC BY 4.0; code: MIT licence."
+    html["extra_footer"] = f'<p class="book-release">{line}</p>'
+    sphinx_config["book_release_line"] = line  # printed in the PDF (_ext/book_identity.py)
 
 
 def assemble(edition: str, book: Path = ROOT) -> Path:

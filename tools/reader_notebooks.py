@@ -377,7 +377,9 @@ def ensure_site() -> None:
 
 def generate(out: Path = OUT, build: bool = True) -> list[Path]:
     if build:
-        ensure_site()
+        ensure_site()  # the main edition's build writes the reader notebooks into OUT
+        if out == OUT:
+            return [OUT / f"{docname}.ipynb" for docname, _, _ in pages()]
     return write_all(out, Website())
 
 
