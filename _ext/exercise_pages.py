@@ -92,7 +92,8 @@ def how_to_work_box(config, docname: str) -> nodes.admonition:
         links.append(nodes.reference("", f"on {label}", refuri=url, classes=["exercise-launch"]))
     opening = (["Open the exercise as a notebook, "] + links
                + [" (the rocket button at the top offers the same), or download it with the download "
-                  "button for your own Jupyter."]) if links else [
+                  "button for your own Jupyter. The notebook carries its own checks, so the file alone "
+                  "is enough."]) if links else [
         "Download this page as a notebook with the download button and run it in Jupyter."]
     box = nodes.admonition(classes=["exercise-how-to"])
     box += nodes.title("", "How to work on this exercise")
@@ -112,6 +113,12 @@ def how_to_work_box(config, docname: str) -> nodes.admonition:
     ):
         steps += nodes.list_item("", nodes.paragraph("", "", *_text(*parts)))
     box += steps
+    if config.book_local_install:
+        box += nodes.paragraph("", "", *_text(
+            "On your own computer, with Python 3.13, install what the notebook needs with one line, "
+            "then open it with ", ("jupyter lab",), ":"))
+        box += nodes.literal_block(config.book_local_install, config.book_local_install,
+                                   language="bash", classes=["exercise-local-install"])
     if config.book_edition == "main":
         note = nodes.paragraph("", "", *_text(
             "Each solution on this page stays collapsed until you open it: try the question first."))
@@ -199,6 +206,8 @@ def keep_solutions_out_of_search(app):
 def setup(app):
     # The published website's address, for what the PDF prints instead of buttons and links.
     app.add_config_value("book_website", "", "env")
+    # The one `pip install` line for a local Jupyter (tools/build_site.py sets it; empty: no line).
+    app.add_config_value("book_local_install", "", "env")
     app.connect("doctree-read", add_how_to_work_box)
     app.connect("doctree-read", label_written_solutions)
     app.add_post_transform(LabelCodeSolutions)

@@ -41,9 +41,24 @@ def test_the_site_shows_the_committed_execution(built_site):
 
 @pytest.mark.parametrize("source", exercise_sources(), ids=lambda s: s.stem)
 def test_exercise_page_downloads_the_student_notebook(built_site, source):
-    download = built_site / "_sources" / "exercises" / f"{source.stem}.ipynb"
-    assert download.read_bytes() == source.with_suffix(".ipynb").read_bytes()
+    """The download is the student notebook as a reader notebook: its cells, its embedded checks,
+    its prose in plain Markdown (tools/reader_notebooks.py)."""
+    download = nbformat.read(built_site / "_sources" / "exercises" / f"{source.stem}.ipynb", as_version=4)
+    student = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    assert [c.source for c in download.cells if c.cell_type == "code"] == \
+        [c.source for c in student.cells if c.cell_type == "code"]
+    assert download.metadata["otter"] == student.metadata["otter"]
+    assert download.metadata["reader_notebook"]["web_page"].endswith(f"exercises/{source.stem}.html")
     assert not list((built_site / "_sources" / "exercises").glob(f"{source.stem}.md*"))
+
+
+def test_chapter_pages_download_their_reader_notebook(built_site):
+    download = nbformat.read(built_site / "_sources" / "chapters" / "pooling-problem.ipynb", as_version=4)
+    executed = nbformat.read(ROOT / "chapters" / "pooling-problem.ipynb", as_version=4)
+    assert [c.outputs for c in download.cells if c.cell_type == "code"] == \
+        [c.outputs for c in executed.cells if c.cell_type == "code"]
+    prose = "\n".join(c.source for c in download.cells if c.cell_type == "markdown")
+    assert "{glue:text}" not in prose and "## References" in prose
 
 
 def test_the_build_never_executes(tmp_path):

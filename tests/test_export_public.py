@@ -24,7 +24,8 @@ def exported(tmp_path_factory):
 def test_the_export_holds_exactly_the_public_products(exported):
     files = {p.relative_to(exported).as_posix() for p in exported.rglob("*") if p.is_file()}
     names = [s.stem for s in exercise_sources()]
-    expected = {"README.md", "pyproject.toml", "environment.yml", "postBuild", "jupytext.toml"}
+    expected = {"README.md", "pyproject.toml", "environment.yml", "postBuild", "jupytext.toml",
+                "LICENSE", "LICENSE-CONTENT", "CITATION.cff"}
     expected |= {f"chapters/{p.name}" for p in (ROOT / "chapters").iterdir() if p.suffix in (".md", ".ipynb")}
     expected |= {f"exercises/{n}.ipynb" for n in names}
     expected |= {f"exercises/tests/{n}/{p.name}" for n in names for p in (ROOT / "exercises" / "tests" / n).glob("q*.py")}
@@ -65,3 +66,24 @@ def test_the_student_readme_points_to_the_release(exported):
     readme = (exported / "README.md").read_text()
     tag = export_public.release_tag()
     assert f"{url.removeprefix('https://github.com/')}/blob/{tag}/" in readme and "solutions are not part" in readme
+
+
+def test_the_export_carries_reader_notebooks_that_pair_with_nothing(exported):
+    """Colab and Binder open the export's notebooks: reader notebooks, not the MyST-marked-up ones,
+    and jupytext (installed on Binder) must not pair them back to their MyST sources."""
+    import json
+    import re
+
+    for notebook in sorted(exported.glob("*/*.ipynb")):
+        nb = json.loads(notebook.read_text())
+        assert "jupytext" not in nb["metadata"], notebook
+        prose = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+        assert not re.search(r"\{(glue|term|cite|numref|eq|doc|ref)[:a-z]*\}`", prose), notebook
+    chapter = json.loads((exported / "chapters" / "pooling-problem.ipynb").read_text())
+    assert any(c.get("outputs") for c in chapter["cells"] if c["cell_type"] == "code"), "outputs were dropped"
+    config = (exported / "jupytext.toml").read_text()
+    assert not [line for line in config.splitlines() if line.strip() and not line.startswith("#")], config
+    student = json.loads((exported / "exercises" / "non-centred.ipynb").read_text())
+    assert student["metadata"]["otter"]["tests"], "the student notebook lost its embedded checks"
+    assert "MIT" in (exported / "LICENSE").read_text()
+    assert "CC BY 4.0" in (exported / "LICENSE-CONTENT").read_text()

@@ -12,6 +12,10 @@ and runs Jupyter Book there with execution switched off, failing on any warning:
   carries a solution or a hidden check;
 * exercises, student edition (for graded courses): the student notebook, with no solution at all.
 
+The main edition's download buttons offer each page's reader notebook (tools/reader_notebooks.py,
+written to _build/reader/ from this build's Sphinx environment): the notebook Colab and Binder
+open from the public repository, whose Markdown any Jupyter renders.
+
 Files are copied only when their content changed, so an unchanged rebuild is quick.
 Output: _build/html (main) or _build/student-site/html (student). The main edition offers the
 book's PDF (copied to `book.pdf`, linked from the landing page) whenever `make pdf` has written
@@ -33,6 +37,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from book_layout import ROOT, exercise_sources, release_tag  # noqa: E402
+from colab_setup import local_install_command  # noqa: E402
 from vendor_assets import install_mathjax  # noqa: E402
 
 # Copied as they are into the assembled sources.
@@ -81,7 +86,40 @@ def site_config(edition: str, book: Path = ROOT) -> dict:
     # the set-up cells install the helpers and download the public checks from.
     if (book / "pyproject.toml").exists():
         config["sphinx"]["config"]["book_release_tag"] = release_tag(book)
+    identity(config, book)
+    # The exercise pages' "How to work" box: the one line that installs what a local Jupyter needs.
+    if book == ROOT:
+        config["sphinx"]["config"]["book_local_install"] = local_install_command()
     return config
+
+
+def release_date(book: Path = ROOT) -> str:
+    """The release's date, `date-released` of CITATION.cff (the file a maintainer updates with the
+    version), as a reader writes it: "23 November 2026"."""
+    import datetime
+
+    citation = book / "CITATION.cff"
+    released = yaml.safe_load(citation.read_text()).get("date-released") if citation.exists() else None
+    if not released:
+        return ""
+    day = released if isinstance(released, datetime.date) else datetime.date.fromisoformat(str(released))
+    return f"{day.day} {day:%B %Y}"
+
+
+def identity(config: dict, book: Path = ROOT) -> None:
+    """Version, date and licences in every page's footer (and so in the PDF, printed from the pages),
+    and the site's address for the Open Graph tags."""
+    html = config.setdefault("html", {})
+    sphinx_config = config.setdefault("sphinx", {}).setdefault("config", {})
+    if html.get("baseurl"):
+        sphinx_config["ogp_site_url"] = html["baseurl"]
+    if not (book / "pyproject.toml").exists():
+        return
+    date = release_date(book)
+    release = f"Release {release_tag(book)}" + (f", {date}" if date else "")
+    line = f"{release}. Text and figures: CC BY 4.0; code: MIT licence."
+    html["extra_footer"] = f'<p class="book-release">{line}</p>'
+    sphinx_config["book_release_line"] = line  # printed in the PDF (_ext/book_identity.py)
 
 
 def assemble(edition: str, book: Path = ROOT) -> Path:
@@ -119,6 +157,19 @@ def without_closing_banner(log: str) -> str:
     return log
 
 
+def offer_reader_notebooks(source: Path, built: Path) -> None:
+    """The page's download button offers its reader notebook (tools/reader_notebooks.py): plain
+    Markdown with the numbers, terms and citations the page shows, the outputs kept; for an
+    exercise, the student notebook made readable the same way."""
+    import reader_notebooks
+
+    website = reader_notebooks.Website(source / "_build" / ".doctrees" / "environment.pickle")
+    for path in reader_notebooks.write_all(reader_notebooks.OUT, website):
+        target = built / "_sources" / path.relative_to(reader_notebooks.OUT)
+        if target.exists():
+            shutil.copyfile(path, target)
+
+
 def build(edition: str = "main", book: Path = ROOT) -> int:
     start = time.perf_counter()
     if book == ROOT:
@@ -139,6 +190,8 @@ def build(edition: str = "main", book: Path = ROOT) -> int:
         print("\nThe build failed: see the warnings above.", file=sys.stderr)
         return result.returncode
     built = source / "_build" / "html"
+    if edition == "main" and book == ROOT:
+        offer_reader_notebooks(source, built)
     if output.exists():
         shutil.rmtree(output)
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -99,6 +99,22 @@ def setup_cell(code: str, checks: tuple[str, list[str]] | None = None) -> str:
     return "\n".join(lines)
 
 
+# Installed on a reader's own computer besides CORE: the sampler, the grader's `grader.check`, and
+# JupyterLab to open the notebook.
+LOCAL = ("nutpie", "otter-grader", "jupyterlab")
+
+
+def local_install_command() -> str:
+    """The one `pip install` line that prepares a reader's own Python 3.13 for any exercise: the
+    book's pinned packages (pymc, pytensor, arviz, nutpie, otter-grader, JupyterLab) and the
+    helpers from the release tag. Pip resolves the rest (SciPy, pandas ...) from their dependencies."""
+    url, tag = release()
+    pins = read_lock()
+    wanted = [name for name in (*CORE, *LOCAL) if not name.startswith("arviz-")]
+    packages = " ".join(f"{name}=={pins[normalise(name)]}" for name in wanted)
+    return f'pip install {packages} "hierarchical-helpers @ git+{url}@{tag}"'
+
+
 def is_setup_cell(cell) -> bool:
     return cell.cell_type == "code" and "google.colab" in cell.source
 

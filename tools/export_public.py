@@ -8,11 +8,16 @@ student. The public repository, named in _config.yml (`repository: url:`), is wh
 and the student site's links open, and what the Colab set-up cells download from, at the release
 tag v<version of pyproject.toml>. This command writes its contents:
 
-  chapters/*.md, chapters/*.ipynb       the chapter's pages, as sources and executed notebooks
-  exercises/*.ipynb                     the student notebooks (no solution, no hidden check)
+  chapters/*.md                         the chapter's pages as MyST sources (what "edit" opens)
+  chapters/*.ipynb                      the reader notebooks: executed, outputs kept, prose in plain
+                                        Markdown (tools/reader_notebooks.py); Colab and Binder open them
+  exercises/*.ipynb                     the student notebooks made readable the same way (no solution,
+                                        no hidden check; their public checks in their metadata)
   exercises/tests/<name>/q*.py          the public checks the student notebooks read
   hierarchical_helpers/, pyproject.toml the helper package (Colab installs it from the tag by git)
   environment.yml, postBuild            what Binder installs
+  jupytext.toml                         pairs nothing (see PUBLIC_JUPYTEXT)
+  LICENSE, LICENSE-CONTENT, CITATION.cff the licences (code MIT, text and figures CC BY 4.0), how to cite
   README.md                             a short guide for students
 
 and nothing else. Before finishing it searches every exported file for the text of solutions and
@@ -30,9 +35,19 @@ import jupytext
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from book_layout import ROOT, exercise_sources, repository  # noqa: E402
+import reader_notebooks  # noqa: E402
+from colab_setup import local_install_command  # noqa: E402
 
 OUT = ROOT / "_build" / "public"
-ROOT_FILES = ["pyproject.toml", "environment.yml", "postBuild", "jupytext.toml"]
+ROOT_FILES = ["pyproject.toml", "environment.yml", "postBuild", "LICENSE", "LICENSE-CONTENT", "CITATION.cff"]
+# In this repository jupytext pairs each chapter's MyST source with its executed notebook. The
+# public repository's notebooks are reader notebooks, generated from both: paired, a jupytext-enabled
+# Jupyter (Binder installs jupytext) would open a chapter's notebook with the MyST text of its
+# twin, and saving one would overwrite the other. So the public repository pairs nothing: each
+# .md opens as a MyST notebook of its own and each .ipynb as the reader notebook it is.
+PUBLIC_JUPYTEXT = """# The public repository pairs nothing: chapters/*.ipynb are reader notebooks generated from the
+# MyST sources chapters/*.md and their executed notebooks, and each opens on its own.
+"""
 
 
 def release_tag(root: Path = ROOT) -> str:
@@ -57,16 +72,21 @@ def student_readme() -> str:
         f"* **Binder**: `https://mybinder.org/v2/gh/{path}/{tag}` builds this repository's environment",
         "  (`environment.yml`, then `postBuild` installs the helper package).",
         "* **Your own computer**: Python 3.13, then `pip install -r` the packages listed in",
-        "  `environment.yml` and `pip install .` in this folder.",
+        "  `environment.yml` and `pip install .` in this folder. A single exercise notebook needs only",
+        f"  `{local_install_command()}`.",
         "",
         "## Exercises",
         "",
         "Answer each question in the cell below it, replacing `...`, and run the check cell after it",
-        "(`grader.check(\"q1\")`): it runs the public checks in `exercises/tests/<exercise>/`. Passing them",
+        "(`grader.check(\"q1\")`): it runs the public checks in `exercises/tests/<exercise>/`, or, for a",
+        "notebook downloaded on its own, the same checks stored in the notebook. Passing them",
         "means your answer has the right form; your course grades it with further checks that are not",
         "published. Hand in the notebook file itself (File > Download > .ipynb) as your course asks.",
         "",
         f"This is release {tag}. The exercises' solutions are not part of it.",
+        "",
+        "The code is under the MIT licence (`LICENSE`), the text and figures under CC BY 4.0",
+        "(`LICENSE-CONTENT`); `CITATION.cff` says how to cite the book.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -119,23 +139,28 @@ def leaks(folder: Path) -> list[str]:
     return found
 
 
-def export(out: Path = OUT) -> list[Path]:
+def export(out: Path = OUT, build_site: bool = True) -> list[Path]:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info")
+    readers = reader_notebooks.generate(reader_notebooks.OUT, build=build_site)
+    reader = {path.relative_to(reader_notebooks.OUT).as_posix(): path for path in readers}
     (out / "chapters").mkdir()
     for path in sorted((ROOT / "chapters").iterdir()):
-        if path.suffix in (".md", ".ipynb"):
+        if path.suffix == ".md":
             shutil.copy2(path, out / "chapters" / path.name)
+        elif path.suffix == ".ipynb":
+            shutil.copy2(reader[f"chapters/{path.name}"], out / "chapters" / path.name)
     (out / "exercises" / "tests").mkdir(parents=True)
     for source in exercise_sources():
-        shutil.copy2(source.with_suffix(".ipynb"), out / "exercises" / f"{source.stem}.ipynb")
+        shutil.copy2(reader[f"exercises/{source.stem}.ipynb"], out / "exercises" / f"{source.stem}.ipynb")
         shutil.copytree(ROOT / "exercises" / "tests" / source.stem, out / "exercises" / "tests" / source.stem,
                         ignore=ignore)
     shutil.copytree(ROOT / "hierarchical_helpers", out / "hierarchical_helpers", ignore=ignore)
     for name in ROOT_FILES:
         shutil.copy2(ROOT / name, out / name)
+    (out / "jupytext.toml").write_text(PUBLIC_JUPYTEXT)
     (out / "README.md").write_text(student_readme())
     problems = leaks(out)
     if problems:

@@ -16,6 +16,15 @@ The source is a MyST notebook with the questions, the solutions and the checks:
     and the download of the exercise's public checks from the public repository at the release
     tag v<version of pyproject.toml>).
 
+The student notebook also carries its public checks in its own metadata, in otter-grader's format
+for notebook-metadata tests (`metadata.otter.tests`, one test file's text per question, with
+`OK_FORMAT: false`). `grader = otter.Notebook(tests_dir="tests/<name>")` reads the folder when it
+exists (the public repository's checkout on Binder, or Colab after its set-up cell downloaded the
+checks), and otherwise finds the notebook in its working folder and reads the checks from it: a
+notebook downloaded into a folder of its own checks itself with no other file. The grader
+(tools/grade.py) rebuilds a submission from its cells' sources and brings its own checks, so what
+a submitted notebook's metadata holds never reaches a score.
+
 Products (all committed except the autograder, which is built by tools/grade.py):
   exercises/<name>.ipynb          student notebook: no solution code, text, output or hidden check
   exercises/tests/<name>/q*.py    public checks, read by the student notebook
@@ -89,6 +98,17 @@ def check_solution_text(cell, name: str) -> None:
             "it is a cell of its own and reaches the student notebook.")
 
 
+def embedded_checks(nb) -> dict:
+    """The public checks in otter's notebook-metadata format: the text of each question's public
+    test file (the same text as exercises/tests/<name>/<question>.py)."""
+    tests = {}
+    for question, cases in sorted(tests_by_question(nb).items()):
+        public_cases = [c for c in cases if not c.metadata.get("hidden", False)]
+        if public_cases:
+            tests[question] = test_file(question, public_cases)
+    return {"OK_FORMAT": False, "tests": tests}
+
+
 def student_notebook(nb, name: str, public_files: list[str]):
     cells = []
     for cell in nb.cells:
@@ -108,7 +128,7 @@ def student_notebook(nb, name: str, public_files: list[str]):
             cells.append(nbformat.v4.new_code_cell(cell.source, metadata={"tags": kept} if kept else {}))
         else:
             cells.append(nbformat.v4.new_markdown_cell(cell.source))
-    student = nbformat.v4.new_notebook(cells=cells, metadata=dict(STUDENT_METADATA))
+    student = nbformat.v4.new_notebook(cells=cells, metadata={**STUDENT_METADATA, "otter": embedded_checks(nb)})
     # Stable cell ids, so that regenerating an unchanged exercise changes nothing.
     for number, cell in enumerate(student.cells):
         cell.id = f"{name}-{number}"
