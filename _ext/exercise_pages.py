@@ -7,7 +7,7 @@ exercise sources need not change.
   a notebook on Colab or Binder (links to this page's committed notebook, the ones the launch
   button offers), answer in the marked cells, run the check after each answer, and for a graded
   course submit the saved notebook. On paper (the PDF) the first step prints the Colab and Binder
-  addresses and the page's address on the website (`book_website` in _config.yml), and the note
+  addresses and the page's address on the website (`html: baseurl:` in _config.yml, Sphinx's html_baseurl), and the note
   on solutions says where they are online.
 * Solution toggles say what they reveal: a code cell tagged `solution` shows "Show solution" /
   "Hide solution" instead of "Show code cell content", and so does a written solution (a
@@ -64,8 +64,8 @@ def _text(*parts) -> list[nodes.Node]:
 
 
 def page_address(config, docname: str) -> str:
-    """This page's address on the published website (`book_website` in _config.yml), or ""."""
-    website = (config.book_website or "").rstrip("/")
+    """This page's address on the published website (`html: baseurl:` in _config.yml, Sphinx's html_baseurl), or ""."""
+    website = (config.html_baseurl or "").rstrip("/")
     return f"{website}/{docname}.html" if website else ""
 
 
@@ -204,8 +204,6 @@ def keep_solutions_out_of_search(app):
 
 
 def setup(app):
-    # The published website's address, for what the PDF prints instead of buttons and links.
-    app.add_config_value("book_website", "", "env")
     # The one `pip install` line for a local Jupyter (tools/build_site.py sets it; empty: no line).
     app.add_config_value("book_local_install", "", "env")
     app.connect("doctree-read", add_how_to_work_box)

@@ -135,11 +135,11 @@ def serve(directory: Path):
 
 
 def book_website() -> str:
-    """The published website's address (`book_website` in _config.yml), which exercise pages print."""
+    """The published website's address (`html: baseurl:` in _config.yml), which exercise pages print."""
     import yaml
 
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    return config["sphinx"]["config"]["book_website"].rstrip("/")
+    return config["html"]["baseurl"].rstrip("/")
 
 
 def toc_parts(toc_path: Path = ROOT / "_toc.yml") -> list[tuple[str | None, list[str]]]:
