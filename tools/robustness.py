@@ -441,7 +441,9 @@ def summarise(results_by_notebook: dict[str, list[dict]], asserts_source: dict[s
                  "seconds_per_seed": {"mean": sum(r["seconds"] for r in results) / runs if runs else None,
                                       "max": max((r["seconds"] for r in results), default=None),
                                       "warm_mean": _mean([r["seconds"] for r in results if not r.get("first_in_worker")]),
-                                      "cpu_mean": sum(r.get("cpu_seconds", 0) for r in results) / runs if runs else None},
+                                      "cpu_mean": sum(r.get("cpu_seconds", 0) for r in results) / runs if runs else None,
+                                      "warm_cpu_mean": _mean([r["cpu_seconds"] for r in results
+                                                              if not r.get("first_in_worker") and "cpu_seconds" in r])},
                  "seed_not_applied": [r["seed"] for r in results if not r["seed_applied"]],
                  "checks": [], "asserts": [], "cells": []}
         # Check cases.
@@ -540,19 +542,22 @@ def report_markdown(summary: dict, requested: int, memo: bool, not_run: list[str
         "states its Monte Carlo error.",
         "",
         f"Time: {total_runs} notebook-seeds in {total_seconds / 60:.1f} min of worker time "
-        f"({'compiled models memoised per model graph' if memo else 'no memoisation'}).",
+        f"({'compiled models memoised per model graph' if memo else 'no memoisation'}). "
+        "A warm seed is one after the first in its worker (imports and first compiles paid); CPU seconds count "
+        "every thread of the worker, so on a busy machine they, not the wall-clock times, measure the cost.",
         "",
     ]
     if incomplete or not_run:
         lines += ["**A partial run.** " + (f"Fewer than {requested} seeds: {', '.join(incomplete)}. " if incomplete else "")
                   + (f"Not run at all: {', '.join(not_run)}. " if not_run else "")
                   + "Run the same command again to continue it.", ""]
-    lines += ["| notebook | runs | s per seed: mean (max); warm mean | failing checks | failing asserts | cells that raised |",
-              "|---|---|---|---|---|---|"]
+    lines += ["| notebook | runs | s per seed: mean (max); warm mean | CPU s per warm seed | failing checks | failing asserts | cells that raised |",
+              "|---|---|---|---|---|---|---|"]
     for name, entry in summary.items():
         spent = entry["seconds_per_seed"]
         warm = "n/a" if spent["warm_mean"] is None else f"{spent['warm_mean']:.1f}"
-        lines.append(f"| {name} | {entry['runs']} | {spent['mean']:.1f} ({spent['max']:.1f}); {warm} | "
+        cpu = "n/a" if spent["warm_cpu_mean"] is None else f"{spent['warm_cpu_mean']:.1f}"
+        lines.append(f"| {name} | {entry['runs']} | {spent['mean']:.1f} ({spent['max']:.1f}); {warm} | {cpu} | "
                      f"{sum(c['failures'] > 0 for c in entry['checks'])} of {len(entry['checks'])} | "
                      f"{sum((a['failures'] or 0) > 0 for a in entry['asserts'])} of {len(entry['asserts'])} | "
                      f"{len(entry['cells'])} |")
