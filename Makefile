@@ -15,6 +15,8 @@
 #   make gradescope EXERCISE=name   the Gradescope autograder zip, _build/gradescope/<name>.zip
 #   make public        export what students may see into _build/public (a public repository's contents)
 #   make benchmark     measure execution cost cold and warm, and compare samplers (benchmarks/)
+#   make robustness [SEEDS=50] [ONLY="exercises/non-centred.md ..."]
+#                      rerun every page and answer key at N seeds: how often each check and claim holds
 #   make lock          re-resolve requirements.in into requirements.lock and environment.yml (Binder)
 
 VENV := .venv
@@ -27,7 +29,7 @@ export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
 export JUPYTER_PLATFORM_DIRS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: html html-student check test notebooks figures exercises colab-cells format grade gradescope public pdf benchmark lock env clean
+.PHONY: html html-student check test notebooks figures exercises colab-cells format grade gradescope public pdf benchmark robustness lock env clean
 
 html: $(READY)
 	$(BIN)/python tools/build_site.py main
@@ -63,6 +65,9 @@ public: $(READY)
 
 benchmark: $(READY)
 	$(BIN)/python tools/benchmark.py
+
+robustness: $(READY)
+	$(BIN)/python tools/robustness.py $(if $(SEEDS),--seeds "$(SEEDS)") $(if $(ONLY),--only $(ONLY))
 
 colab-cells: $(READY)
 	$(BIN)/python tools/colab_setup.py
