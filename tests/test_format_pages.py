@@ -34,6 +34,12 @@ def test_long_comments_are_wrapped():
     wrapped = wrap_comments(comment)
     assert all(len(line) <= LINE_LENGTH and line.startswith("    # ") for line in wrapped.splitlines())
     assert " ".join(wrapped.replace("    # ", "").split()) == " ".join(["word"] * 30)
+    # A block with one long line is reflowed as one paragraph, not left ragged; short blocks stay.
+    block = "# " + " ".join(["first"] * 16) + "\n# short tail\n# " + " ".join(["end"] * 10) + "\nx = 1"
+    reflowed = wrap_comments(block).splitlines()
+    assert reflowed[-1] == "x = 1" and all(len(line) <= LINE_LENGTH for line in reflowed)
+    assert len(reflowed) == 3 and len(reflowed[0]) > LINE_LENGTH - 10 and "short tail" in reflowed[1]
+    assert wrap_comments("# one\n# two\nx = 1") == "# one\n# two\nx = 1"
     code = "def f():\n    return " + "a + " * 30 + "a\n"
     assert long_code_lines(code) == [code.splitlines()[1]]
 

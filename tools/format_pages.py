@@ -4,11 +4,10 @@ Usage: python tools/format_pages.py [--check] [FILE.md ...]   (default: chapters
 
 Only the code inside each ```{code-cell} block changes; the prose, the cells' options and the
 file's front matter are left byte for byte as they are (jupytext's own round trip would rewrite
-the YAML). Full-line comments and docstrings, which ruff leaves as they are, are wrapped at 88 columns
-too. Cells
-holding IPython magics or shell lines (`%pip`, `!pip`: the generated Colab set-up cell), which
-ruff cannot parse as Python, are left alone. Each changed page's executed notebook then takes the new code with its
-outputs kept (`jupytext --to notebook --update`): layout does not change what the code computes,
+the YAML). Full-line comments and docstrings, which ruff leaves as they are, are wrapped at 88
+columns too. Cells holding IPython magics or shell lines (`%pip`, `!pip`: the generated Colab set-up
+cell), which ruff cannot parse as Python, are left alone. Each changed page's executed notebook
+then takes the new code with its outputs kept (`jupytext --to notebook --update`): layout does not change what the code computes,
 so nothing is executed. Ruff runs at a pinned version through uv (`uv tool run`), outside the
 book's lock. `--check` changes nothing and exits 1 if a page would change.
 """
@@ -80,17 +79,33 @@ COMMENT_LINE = re.compile(r"^(?P<indent>[ \t]*)# (?P<text>.*)$")
 
 
 def wrap_comments(code: str) -> str:
-    """Full-line comments longer than LINE_LENGTH, which ruff leaves alone, wrapped at it."""
-    lines = []
-    for line in code.split("\n"):
-        match = COMMENT_LINE.match(line)
-        if len(line) <= LINE_LENGTH or match is None:
-            lines.append(line)
+    """Blocks of full-line comments with a line longer than LINE_LENGTH, which ruff leaves alone,
+    reflowed as one paragraph at it (wrapping each long line alone would leave a ragged block)."""
+    lines = code.split("\n")
+    out: list[str] = []
+    index = 0
+    while index < len(lines):
+        match = COMMENT_LINE.match(lines[index])
+        if match is None:
+            out.append(lines[index])
+            index += 1
+            continue
+        block = [match]
+        index += 1
+        while index < len(lines):
+            following = COMMENT_LINE.match(lines[index])
+            if following is None or following["indent"] != match["indent"]:
+                break
+            block.append(following)
+            index += 1
+        if all(len(item.string) <= LINE_LENGTH for item in block):
+            out += [item.string for item in block]
             continue
         prefix = match["indent"] + "# "
-        lines += textwrap.wrap(match["text"], width=LINE_LENGTH, initial_indent=prefix,
-                               subsequent_indent=prefix, break_long_words=False, break_on_hyphens=False)
-    return "\n".join(lines)
+        out += textwrap.wrap(" ".join(item["text"].strip() for item in block), width=LINE_LENGTH,
+                             initial_indent=prefix, subsequent_indent=prefix,
+                             break_long_words=False, break_on_hyphens=False)
+    return "\n".join(out)
 
 
 def wrap_docstrings(code: str) -> str:
