@@ -170,7 +170,10 @@ def shrinkage_arithmetic():
         "test_q3_values": ({"shrunk_estimates": shrunk}, [{"shrunk_estimates": (1 - b) * 8 + b * y}]),
         "test_q4_shape": (q4_right, [{**q4_right, "posterior_means": posterior_means.to_list()}]),
         "test_q4_values": (q4_right, [{**q4_right, "largest_gap_school": "Choate"},
-                                      {**q4_right, "posterior_means": shrunk}]),
+                                      {**q4_right, "posterior_means": shrunk},
+                                      # Near but not exact (a coarse numerical integral), and a school dropped.
+                                      {**q4_right, "posterior_means": posterior_means * (1 + 1e-3)},
+                                      {**q4_right, "posterior_means": posterior_means.iloc[:7]}]),
         "test_q5_is_a_percentage": ({"choate_reduction_percent": 90.0}, [{"choate_reduction_percent": 0.9}]),
         "test_q5_value": ({"choate_reduction_percent": 90.0}, [{"choate_reduction_percent": 10.0}]),
         "test_q6_ranges": ({"ninth_shrinkage": 4 / 29, "ninth_estimate": 4 / 29 * 8 + 25 / 29 * 20},
@@ -682,6 +685,19 @@ def test_non_centred_q5_accepts_values_read_from_az_summary():
     from_summary = pd.DataFrame(rows).T
     assert not np.allclose(from_summary["hdi_high_tau"], right["diagnostics"]["hdi_high_tau"], rtol=0, atol=1e-6)
     call(function, {**right, "diagnostics": from_summary})
+
+
+def test_shrinkage_q4_accepts_float32_answers():
+    """The exact posterior means computed in float32 arithmetic (rounded at every step, a relative
+    error of a few machine epsilons of float32) are a right answer too."""
+    function = check_cases("shrinkage-arithmetic")["test_q4_values"]
+    right, _ = answers("shrinkage-arithmetic")["test_q4_values"]
+    means = right["posterior_means"]
+    eps = float(np.finfo(np.float32).eps)
+    for scale in (1.0, 1 + 8 * eps, 1 - 8 * eps):
+        rounded = (means * scale).astype(np.float32)
+        assert np.abs(rounded.to_numpy(dtype=float) - means.to_numpy()).max() > 1e-6 or scale == 1.0
+        call(function, {**right, "posterior_means": rounded})
 
 
 # ---------------------------------------------------------------------------------------------
