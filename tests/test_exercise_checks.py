@@ -478,19 +478,65 @@ def unbalanced_regions():
     }
 
 
+def outliers_density(kind: str, posterior: dict, y=None) -> np.ndarray:
+    """The log density of the outliers exercise's models, as nutpie records it (positive parameters
+    sampled as their logs, with the Jacobian), on the exercise's data or on other `y`. `kind`:
+    "unpooled", "robust" (Student-t), "centred" or "non-centred" (slopes non-centred)."""
+    data = exercise_data("outliers-small-group")
+    x, group = data["x"], data["group"]
+    y = data["y"] if y is None else y
+
+    def positive(value, prior):
+        return prior.logpdf(value) + np.log(value)
+
+    p = {name: np.asarray(value, dtype=float) for name, value in posterior.items()}
+    logp = positive(p["sigma"], stats.halfnorm(scale=5)).sum(-1)
+    if kind in ("unpooled", "robust"):
+        logp = logp + stats.norm(0, 20).logpdf(p["alpha"]).sum(-1) + stats.norm(0, 20).logpdf(p["beta"]).sum(-1)
+        beta = p["beta"]
+    else:
+        logp = (logp + stats.norm(0, 20).logpdf(p["mu_alpha"]) + positive(p["tau_alpha"], stats.halfnorm(scale=5))
+                + stats.norm(0, 5).logpdf(p["mu_beta"]) + positive(p["tau_beta"], stats.halfnorm(scale=1))
+                + stats.norm(p["mu_alpha"][..., None], p["tau_alpha"][..., None]).logpdf(p["alpha"]).sum(-1))
+        if kind == "centred":
+            beta = p["beta"]
+            logp = logp + stats.norm(p["mu_beta"][..., None], p["tau_beta"][..., None]).logpdf(beta).sum(-1)
+        else:
+            beta = p["mu_beta"][..., None] + p["tau_beta"][..., None] * p["z_beta"]
+            logp = logp + stats.norm(0, 1).logpdf(p["z_beta"]).sum(-1)
+    line = p["alpha"][..., group] + beta[..., group] * x
+    if kind == "robust":
+        logp = logp + positive(p["nu"], stats.gamma(a=2, scale=10))
+        return logp + stats.t(p["nu"][..., None], line, p["sigma"][..., group]).logpdf(y).sum(-1)
+    return logp + stats.norm(line, p["sigma"][..., group]).logpdf(y).sum(-1)
+
+
 def outliers_small_group():
     rng = np.random.default_rng(9)
     groups = [f"G{g + 1}" for g in range(8)]
     dims, coords = {name: ["group"] for name in ("alpha", "beta", "sigma", "z_beta")}, {"group": groups}
+    data = exercise_data("outliers-small-group")
+    # Other data: every slope one larger.
+    other_y = data["y"] + data["x"]
+
+    def model_fit(posterior, kind, divergences=0, y=None):
+        return fit(posterior, dims, coords, divergences, logp=outliers_density(kind, posterior, y))
 
     def draws(means, sd=0.05, shape=(2, 1000)):
         return rng.normal(means, sd, size=(*shape, len(means)))
 
     unpooled_means = [0.57, 1.86, 1.94, 1.95, 1.96, 2.28, 1.85, 1.77]
     common = {"alpha": draws([15.0] * 8, 0.3), "sigma": np.abs(draws([1.5] * 8, 0.2))}
-    unpooled = fit({**common, "beta": draws(unpooled_means)}, dims, coords)
+    unpooled_posterior = {**common, "beta": draws(unpooled_means)}
+    unpooled = model_fit(unpooled_posterior, "unpooled")
     unnamed = fit({**common, "beta": draws(unpooled_means)})
-    robust_as_unpooled = fit({**common, "beta": draws([0.51, 1.87, 1.98, 1.91, 1.99, 2.25, 1.87, 2.0])}, dims, coords)
+    robust_as_unpooled = model_fit({**common, "beta": draws([0.51, 1.87, 1.98, 1.91, 1.99, 2.25, 1.87, 2.0])},
+                                   "unpooled")
+    # Issue 23's cheats: the right draws recorded as a fit of other data; draws made with numpy
+    # from the prior, with no log density or with the model's computed for them.
+    unpooled_other_data = model_fit(unpooled_posterior, "unpooled", y=other_y)
+    prior = {"alpha": rng.normal(0, 20, size=(2, 1000, 8)), "beta": rng.normal(0, 20, size=(2, 1000, 8)),
+             "sigma": np.abs(rng.normal(0, 5, size=(2, 1000, 8)))}
 
     def hierarchy(centred, shape=(2, 1000), divergences=0, g1=1.83, slow=False):
         mu_beta, tau_beta = rng.normal(1.95, 0.03, size=shape), np.abs(rng.normal(0.08, 0.04, size=shape))
@@ -508,9 +554,10 @@ def outliers_small_group():
             posterior = {k: sticky(v) for k, v in posterior.items()}
             if not centred:
                 posterior["beta"] = posterior["mu_beta"][..., None] + posterior["tau_beta"][..., None] * posterior["z_beta"]
-        return fit(posterior, dims, coords, divergences)
+        return model_fit(posterior, "centred" if centred else "non-centred", divergences)
 
     centred = hierarchy(centred=True, divergences=22)
+    centred_posterior = {name: centred.posterior[name].values for name in centred.posterior.data_vars}
     mixed = hierarchy(centred=False, shape=(2, 2000))
     # The right hierarchical fit has G1's slope near 2: shift z_beta of G1 so that beta[G1] is about 1.83.
     posterior = mixed.posterior
@@ -518,44 +565,71 @@ def outliers_small_group():
     z[..., 0] = (1.83 - posterior["mu_beta"].values) / posterior["tau_beta"].values + rng.normal(0, 0.1, z.shape[:2])
     mixed_posterior = {name: posterior[name].values for name in posterior.data_vars}
     mixed_posterior.update(z_beta=z, beta=posterior["mu_beta"].values[..., None] + posterior["tau_beta"].values[..., None] * z)
-    right_hierarchical = fit(mixed_posterior, dims, coords)
+    right_hierarchical = model_fit(mixed_posterior, "non-centred")
     stuck_g1 = dict(mixed_posterior)
     stuck_z = z.copy()
     stuck_z[..., 0] = (0.6 - posterior["mu_beta"].values) / posterior["tau_beta"].values
     stuck_g1.update(z_beta=stuck_z, beta=posterior["mu_beta"].values[..., None] + posterior["tau_beta"].values[..., None] * stuck_z)
+    slow_hierarchical = {k: sticky(v) for k, v in mixed_posterior.items()}
+    # Wrong parameterisations: the non-centred fit with z_beta dropped, passed off as centred; and
+    # a centred fit with z_beta computed from its slopes afterwards, passed off as non-centred.
+    z_dropped = fit({k: v for k, v in mixed_posterior.items() if k != "z_beta"}, dims, coords, 22,
+                    logp=outliers_density("non-centred", mixed_posterior))
+    centred_with_z = {**centred_posterior,
+                      "z_beta": (centred_posterior["beta"] - centred_posterior["mu_beta"][..., None])
+                      / centred_posterior["tau_beta"][..., None]}
+    centred_disguised = fit(centred_with_z, dims, coords, logp=outliers_density("centred", centred_posterior))
 
-    def robust(nu_mean, g8):
-        return fit({**common, "beta": draws([0.51, 1.87, 1.98, 1.91, 1.99, 2.25, 1.87, g8]),
-                    "nu": np.abs(rng.normal(nu_mean, 1.0, size=(2, 1000)))}, dims, coords)
+    def robust(nu_mean, g8, y=None):
+        return model_fit({**common, "beta": draws([0.51, 1.87, 1.98, 1.91, 1.99, 2.25, 1.87, g8]),
+                          "nu": np.abs(rng.normal(nu_mean, 1.0, size=(2, 1000)))}, "robust", y=y)
 
     right_robust = robust(5.9, 2.0)
+    robust_posterior = {name: right_robust.posterior[name].values for name in right_robust.posterior.data_vars}
     nu_per_group = fit({**common, "beta": draws([0.51, 1.87, 1.98, 1.91, 1.99, 2.25, 1.87, 2.0]),
                         "nu": np.abs(draws([6.0] * 8, 1.0))}, {**dims, "nu": ["group"]}, coords)
+    # A normal likelihood's fit, with a nu beside it.
+    normal_with_nu = fit(robust_posterior, dims, coords,
+                         logp=outliers_density("unpooled", robust_posterior) + stats.gamma(a=2, scale=10).logpdf(
+                             robust_posterior["nu"]))
     return {
         "test_q1_fit": ({"unpooled_idata": unpooled}, [{"unpooled_idata": unnamed}]),
         "test_q1_outliers_pull_both_groups": (
             {"unpooled_idata": unpooled},
             [{"unpooled_idata": robust_as_unpooled}, {"unpooled_idata": mixed},
-             {"unpooled_idata": fit({**common, "beta": draws(unpooled_means)}, dims, coords, divergences=4)}]),
+             {"unpooled_idata": model_fit(unpooled_posterior, "unpooled", divergences=4)},
+             {"unpooled_idata": unpooled_other_data}, {"unpooled_idata": fit(unpooled_posterior, dims, coords)},
+             {"unpooled_idata": fit(prior, dims, coords)},
+             {"unpooled_idata": model_fit(prior, "unpooled")}]),
         "test_q2_count": ({"centred_divergences": 22, "centred_idata": centred},
                           [{"centred_divergences": 22.0, "centred_idata": centred},
                            {"centred_divergences": 0, "centred_idata": centred}]),
         "test_q2_centred_and_divergent": ({"centred_idata": centred, "centred_divergences": 22},
                                           [{"centred_idata": mixed, "centred_divergences": 22},
-                                           {"centred_idata": hierarchy(centred=True), "centred_divergences": 0}]),
+                                           {"centred_idata": hierarchy(centred=True), "centred_divergences": 0},
+                                           {"centred_idata": z_dropped, "centred_divergences": 22},
+                                           {"centred_idata": model_fit(centred_posterior, "centred", 22, y=other_y),
+                                            "centred_divergences": 22},
+                                           {"centred_idata": fit(centred_posterior, dims, coords, 22),
+                                            "centred_divergences": 22}]),
         "test_q3_fit": ({"hierarchical_idata": right_hierarchical}, [{"hierarchical_idata": centred}]),
         "test_q3_converged_and_robust": (
             {"hierarchical_idata": right_hierarchical, "unpooled_idata": unpooled},
-            [{"hierarchical_idata": fit(mixed_posterior, dims, coords, divergences=5), "unpooled_idata": unpooled},
-             {"hierarchical_idata": fit({k: sticky(v) for k, v in mixed_posterior.items()}, dims, coords),
-              "unpooled_idata": unpooled},
-             {"hierarchical_idata": fit(stuck_g1, dims, coords), "unpooled_idata": unpooled}]),
+            [{"hierarchical_idata": model_fit(mixed_posterior, "non-centred", divergences=5), "unpooled_idata": unpooled},
+             {"hierarchical_idata": model_fit(slow_hierarchical, "non-centred"), "unpooled_idata": unpooled},
+             {"hierarchical_idata": model_fit(stuck_g1, "non-centred"), "unpooled_idata": unpooled},
+             {"hierarchical_idata": centred_disguised, "unpooled_idata": unpooled},
+             {"hierarchical_idata": model_fit(mixed_posterior, "non-centred", y=other_y), "unpooled_idata": unpooled},
+             {"hierarchical_idata": fit(mixed_posterior, dims, coords), "unpooled_idata": unpooled}]),
         "test_q4_fit": ({"robust_idata": right_robust}, [{"robust_idata": nu_per_group}]),
         "test_q4_heavy_tails_rescue_the_large_group": (
             {"robust_idata": right_robust, "unpooled_idata": unpooled},
             [{"robust_idata": robust(30.0, 1.77), "unpooled_idata": unpooled},
              {"robust_idata": robust(5.9, 1.80), "unpooled_idata": unpooled},
-             {"robust_idata": right_robust, "unpooled_idata": robust_as_unpooled}]),
+             {"robust_idata": right_robust, "unpooled_idata": robust_as_unpooled},
+             {"robust_idata": normal_with_nu, "unpooled_idata": unpooled},
+             {"robust_idata": model_fit(robust_posterior, "robust", y=other_y), "unpooled_idata": unpooled},
+             {"robust_idata": fit(robust_posterior, dims, coords), "unpooled_idata": unpooled}]),
     }
 
 

@@ -20,8 +20,52 @@ def test_q4_heavy_tails_rescue_the_large_group(robust_idata, unpooled_idata):
     # With heavy tails the two outliers of G8 lose their pull (its slope returns to about 2), while
     # G1's six points cannot tell which of them are the outliers. Thresholds sit many Monte Carlo
     # errors from the posterior means.
-    import arviz as az
+    # The book's data, simulated again here: never the notebook's variables.
+    import numpy as np
+    from scipy import stats
+    rng = np.random.default_rng(20261122)
+    group = np.repeat(np.arange(8), [6, 10, 15, 20, 25, 30, 35, 40])
+    x = rng.uniform(-5, 5, size=group.size)
+    intercepts, slopes = rng.normal(15, 2, size=8), rng.normal(2, 0.05, size=8)
+    y = intercepts[group] + slopes[group] * x + rng.normal(0, 1.5, size=group.size)
+    for g in (0, 7):
+        members = np.flatnonzero(group == g)
+        y[members[np.argmin(x[members])]] += 10
+        y[members[np.argmax(x[members])]] -= 10
+    groups = [f"G{g + 1}" for g in range(8)]
+
+    def draws(post, name):
+        values = post[name]
+        if "group" in values.dims:
+            assert sorted(values.coords["group"].values) == groups, f"{name} needs dims='group', G1 to G8"
+            values = values.sel(group=groups).transpose("chain", "draw", "group")
+        return np.asarray(values, dtype=float)
+
+    def recorded(idata):
+        # The log density the sampler recorded for each draw (nutpie's `logp`, PyMC's `lp`), in
+        # the coordinates it sampled, where a positive parameter is sampled as its log.
+        for name in ("logp", "lp"):
+            if name in idata.sample_stats:
+                return np.asarray(idata.sample_stats[name], dtype=float)
+        raise AssertionError("the fit records no log density: sample it with pm.sample")
+
+    def agrees(logp, density):
+        # Equal up to an additive constant: the same model on the same data.
+        difference = logp - density
+        return difference.shape == density.shape and np.isfinite(difference).all() and np.ptp(difference) < 1e-4
+
+    def positive(value, scale, prior=stats.halfnorm):
+        # The prior density of a positive parameter in log coordinates: + log(value), the Jacobian.
+        return prior(scale=scale).logpdf(value) + np.log(value)
+    # The Student-t model on the book's data: the recorded log density is this model's in
+    # (alpha, beta, log sigma, log nu).
     post = robust_idata.posterior
+    alpha, beta, sigma, nu = (draws(post, name) for name in ("alpha", "beta", "sigma", "nu"))
+    density = (stats.norm(0, 20).logpdf(alpha).sum(-1) + stats.norm(0, 20).logpdf(beta).sum(-1)
+               + positive(sigma, 5).sum(-1) + stats.gamma(a=2, scale=10).logpdf(nu) + np.log(nu)
+               + stats.t(nu[..., None], alpha[..., group] + beta[..., group] * x, sigma[..., group]).logpdf(y).sum(-1))
+    assert agrees(recorded(robust_idata), density), "not a fit of the Student-t model to the exercise's data"
+    import arviz as az
     diverging = robust_idata.sample_stats["diverging"]
     assert int(diverging.sum()) <= 0.0005 * diverging.size
     assert float(az.ess(robust_idata, var_names=["beta", "nu"], method="bulk")["nu"]) >= 400
