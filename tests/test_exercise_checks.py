@@ -633,6 +633,63 @@ def outliers_small_group():
     }
 
 
+def lkj_density(mu, sd, rho, z, sigma, y=None, centred=False):
+    """The varying-slopes model's log density as nutpie records it, in (packed Cholesky factor with
+    a log diagonal, mu, z, log sigma), on the exercise's data or other `y`: by another route than
+    the check's (the Cholesky factor as a matrix; sd and rho back to the packed factor's entries).
+    `centred`: the density of the centred model, which samples the effects themselves
+    (multivariate normal with covariance L L^T) instead of z."""
+    data = exercise_data("varying-slopes")
+    x, group = data["x"], data["group"]
+    y = data["y"] if y is None else y
+    mu, sd, rho, z, sigma = (np.asarray(a, dtype=float) for a in (mu, sd, rho, z, sigma))
+    chol = np.zeros((*rho.shape, 2, 2))
+    chol[..., 0, 0], chol[..., 1, 0] = sd[..., 0], sd[..., 1] * rho
+    chol[..., 1, 1] = sd[..., 1] * np.sqrt(1 - rho**2)
+    effects = mu[..., None, :] + np.einsum("...ge,...fe->...gf", z, chol)
+    # Exponential(1) standard deviations and LKJ(2) correlation, in the packed factor (L00, L10, L11),
+    # with the Jacobian from (sd, rho) to it and the log diagonal's.
+    packed = np.stack([chol[..., 0, 0], chol[..., 1, 0], chol[..., 1, 1]], -1)
+    s1, s2 = packed[..., 0], np.hypot(packed[..., 1], packed[..., 2])
+    correlation = packed[..., 1] / s2
+    logp = (stats.expon.logpdf(s1) + stats.expon.logpdf(s2) + np.log(1 - correlation**2)  # (eta - 1) log det R
+            + np.log(packed[..., 2] / s2) - np.log(s2)  # d(sd, rho) -> d(L00, L10, L11)
+            + np.log(packed[..., 0]) + np.log(packed[..., 2]))  # log-transformed diagonal
+    logp = logp + stats.norm(0, 5).logpdf(mu).sum(-1) + stats.norm(0, 1).logpdf(z).sum((-2, -1))
+    if centred:  # the effects' own density: z's, less log |det L| per group
+        logp = logp - z.shape[-2] * np.log(chol[..., 0, 0] * chol[..., 1, 1])
+    logp = logp + stats.halfnorm(scale=2).logpdf(sigma) + np.log(sigma)
+    line = effects[..., group, 0] + effects[..., group, 1] * x
+    return logp + stats.norm(line, sigma[..., None]).logpdf(y).sum(-1)
+
+
+def test_lkj_density_is_pymcs():
+    """The hand-written LKJ density of the tests (and of the hidden check, which agrees with it on
+    every right answer) is PyMC's own: its compiled log density of the varying-slopes model, on the
+    unconstrained space with Jacobians, at random points, up to a constant."""
+    import pymc as pm
+    data = exercise_data("varying-slopes")
+    x, y, group, groups = data["x"], data["y"], data["group"], data["groups"]
+    with pm.Model(coords={"group": groups, "effect": ["intercept", "slope"]}) as model:
+        chol, _, _ = pm.LKJCholeskyCov("chol", n=2, eta=2.0, sd_dist=pm.Exponential.dist(1.0, shape=2),
+                                       compute_corr=True, store_in_trace=False)
+        mu = pm.Normal("mu", mu=0, sigma=5, dims="effect")
+        z = pm.Normal("z", mu=0, sigma=1, dims=("group", "effect"))
+        line = mu + z @ chol.T
+        sigma = pm.HalfNormal("sigma", sigma=2)
+        pm.Normal("y", mu=line[group, 0] + line[group, 1] * x, sigma=sigma, observed=y)
+    logp = model.compile_logp(jacobian=True)
+    rng = np.random.default_rng(11)
+    differences = []
+    for _ in range(20):
+        sd, rho = rng.exponential(1, 2), rng.uniform(-0.95, 0.95)
+        mu_, z_, sigma_ = rng.normal(0, 3, 2), rng.normal(size=(30, 2)), rng.exponential(1)
+        packed = [np.log(sd[0]), sd[1] * rho, np.log(sd[1] * np.sqrt(1 - rho**2))]
+        point = {"chol_cholesky-cov-packed__": np.array(packed), "mu": mu_, "z": z_, "sigma_log__": np.log(sigma_)}
+        differences.append(float(logp(point)) - float(lkj_density(mu_, sd, rho, z_, sigma_)))
+    assert np.ptp(differences) < 1e-6
+
+
 def varying_slopes():
     data = exercise_data("varying-slopes")
     x, y, group, groups, true_lines = data["x"], data["y"], data["group"], data["groups"], data["true_lines"]
@@ -644,7 +701,8 @@ def varying_slopes():
     rng = np.random.default_rng(10)
     shape = (2, 1000)
 
-    def lkj_fit(rho_mean=-0.74, transpose=True, divergences=0, slow=False):
+    def lkj_fit(rho_mean=-0.74, transpose=True, divergences=0, slow=False, y=None, logp=True, centred=False,
+                prior=False):
         mu = rng.normal([3.1, -1.0], 0.15, size=(*shape, 2))
         sd = np.abs(rng.normal([1.0, 0.6], 0.12, size=(*shape, 2)))
         rho = np.clip(rng.normal(rho_mean, 0.12, size=shape), -0.98, 0.98)
@@ -653,15 +711,23 @@ def varying_slopes():
         chol[..., 0, 0], chol[..., 1, 0] = sd[..., 0], sd[..., 1] * rho
         chol[..., 1, 1] = sd[..., 1] * np.sqrt(1 - rho**2)
         z = np.linalg.solve(chol[:, :, None], (effects - mu[:, :, None])[..., None])[..., 0]
+        if prior:  # Issue 23's cheat: draws made with numpy from the prior, no model and no data.
+            mu, sd = rng.normal(0, 5, size=(*shape, 2)), rng.exponential(1, size=(*shape, 2))
+            rho = 2 * rng.beta(2, 2, size=shape) - 1  # LKJ(2) for two effects
+            z = rng.normal(size=(*shape, 30, 2))
+            chol[..., 0, 0], chol[..., 1, 0] = sd[..., 0], sd[..., 1] * rho
+            chol[..., 1, 1] = sd[..., 1] * np.sqrt(1 - rho**2)
+            effects = mu[:, :, None] + np.einsum("cdge,cdfe->cdgf", z, chol)
         if not transpose:  # the mistake: z @ L instead of z @ L^T
             effects = mu[:, :, None] + np.einsum("cdge,cdef->cdgf", z, chol)
         posterior = {"mu": mu, "sd": sd, "rho": rho, "z": z, "effects": effects,
                      "sigma": np.abs(rng.normal(1.0, 0.05, size=shape))}
         if slow:
             posterior = {k: sticky(v) for k, v in posterior.items()}
+        density = lkj_density(*(posterior[k] for k in ("mu", "sd", "rho", "z", "sigma")), y=y, centred=centred)
         return fit(posterior, {"mu": ["effect"], "sd": ["effect"], "z": ["group", "effect"],
                                "effects": ["group", "effect"]},
-                   {"group": groups, "effect": ["intercept", "slope"]}, divergences)
+                   {"group": groups, "effect": ["intercept", "slope"]}, divergences, logp=density if logp else None)
 
     right = lkj_fit()
     rho = right.posterior["rho"]
@@ -690,7 +756,12 @@ def varying_slopes():
         "test_q2_converged_and_recovers_the_population": (
             {"lkj_idata": right},
             [{"lkj_idata": lkj_fit(rho_mean=0.0)}, {"lkj_idata": lkj_fit(divergences=3)},
-             {"lkj_idata": lkj_fit(slow=True)}]),
+             {"lkj_idata": lkj_fit(slow=True)},
+             # A fit of other data (every slope one larger); a centred fit with z computed from its
+             # effects afterwards; draws made without a model, and numpy's draws from the prior.
+             {"lkj_idata": lkj_fit(y=y + x)}, {"lkj_idata": lkj_fit(centred=True)},
+             {"lkj_idata": lkj_fit(logp=False)}, {"lkj_idata": lkj_fit(prior=True, logp=False)},
+             {"lkj_idata": lkj_fit(prior=True)}]),
         "test_q3_shape": (q3, [{**q3, "rho_hdi": q3["rho_hdi"][::-1]}]),
         "test_q3_values": (q3, [{**q3, "rho_hdi": az.hdi(rho, prob=0.89).values},
                                 {**q3, "rho_mean": float(np.median(rho))}]),
