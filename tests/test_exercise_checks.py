@@ -511,6 +511,28 @@ def outliers_density(kind: str, posterior: dict, y=None) -> np.ndarray:
     return logp + stats.norm(line, p["sigma"][..., group]).logpdf(y).sum(-1)
 
 
+def outliers_reference_draws(kind: str, rng, shape=(2, 1000)) -> dict:
+    """Independent draws near a reference posterior of the outliers exercise (the hidden checks'):
+    every quantity normal with the reference mean and sd, positive ones on the log scale."""
+    checks = (ROOT / "solutions" / "tests" / "outliers-small-group").glob("q*.py")
+    text = "\n".join(path.read_text() for path in sorted(checks))
+    first = {"unpooled": '"alpha_G1": (14.149', "hierarchical": '"mu_alpha": (13.745', "robust": '"alpha_G1": (14.656'}[kind]
+    block = text[text.index(first): text.index("}", text.index(first))]
+    reference = {m.group(1): (float(m.group(2)), float(m.group(3)))
+                 for m in re.finditer(r'"(\w+)": \(([-\d.]+), ([-\d.]+), [-\d.]+\)', block)}
+    posterior = {}
+    for key, (mean, sd) in reference.items():
+        name, _, g = key.partition("_G")
+        values = rng.normal(mean, sd, size=shape)
+        if name.startswith("log_"):
+            name, values = name.removeprefix("log_"), np.exp(values)
+        if g:
+            posterior.setdefault(name, np.zeros((*shape, 8)))[..., int(g) - 1] = values
+        else:
+            posterior[name] = values
+    return posterior
+
+
 def outliers_small_group():
     rng = np.random.default_rng(9)
     groups = [f"G{g + 1}" for g in range(8)]
@@ -527,7 +549,7 @@ def outliers_small_group():
 
     unpooled_means = [0.57, 1.86, 1.94, 1.95, 1.96, 2.28, 1.85, 1.77]
     common = {"alpha": draws([15.0] * 8, 0.3), "sigma": np.abs(draws([1.5] * 8, 0.2))}
-    unpooled_posterior = {**common, "beta": draws(unpooled_means)}
+    unpooled_posterior = outliers_reference_draws("unpooled", rng)
     unpooled = model_fit(unpooled_posterior, "unpooled")
     unnamed = fit({**common, "beta": draws(unpooled_means)})
     robust_as_unpooled = model_fit({**common, "beta": draws([0.51, 1.87, 1.98, 1.91, 1.99, 2.25, 1.87, 2.0])},
@@ -559,17 +581,20 @@ def outliers_small_group():
     centred = hierarchy(centred=True, divergences=22)
     centred_posterior = {name: centred.posterior[name].values for name in centred.posterior.data_vars}
     mixed = hierarchy(centred=False, shape=(2, 2000))
-    # The right hierarchical fit has G1's slope near 2: shift z_beta of G1 so that beta[G1] is about 1.83.
-    posterior = mixed.posterior
-    z = posterior["z_beta"].values.copy()
-    z[..., 0] = (1.83 - posterior["mu_beta"].values) / posterior["tau_beta"].values + rng.normal(0, 0.1, z.shape[:2])
-    mixed_posterior = {name: posterior[name].values for name in posterior.data_vars}
-    mixed_posterior.update(z_beta=z, beta=posterior["mu_beta"].values[..., None] + posterior["tau_beta"].values[..., None] * z)
+    # The right hierarchical fit: draws near the reference posterior (G1's slope near 2), with the
+    # standardised slopes they imply.
+    mixed_posterior = outliers_reference_draws("hierarchical", rng, shape=(2, 2000))
+    mu_beta, tau_beta = mixed_posterior["mu_beta"][..., None], mixed_posterior["tau_beta"][..., None]
+    z = (mixed_posterior["beta"] - mu_beta) / tau_beta
+    mixed_posterior.update(z_beta=z, beta=mu_beta + tau_beta * z)
     right_hierarchical = model_fit(mixed_posterior, "non-centred")
     stuck_g1 = dict(mixed_posterior)
     stuck_z = z.copy()
-    stuck_z[..., 0] = (0.6 - posterior["mu_beta"].values) / posterior["tau_beta"].values
-    stuck_g1.update(z_beta=stuck_z, beta=posterior["mu_beta"].values[..., None] + posterior["tau_beta"].values[..., None] * stuck_z)
+    stuck_z[..., 0] = (0.6 - mu_beta[..., 0]) / tau_beta[..., 0]
+    stuck_g1.update(z_beta=stuck_z, beta=mu_beta + tau_beta * stuck_z)
+    # A fit that missed part of the posterior: the slopes' population sd never below 0.1.
+    tau_floor = dict(mixed_posterior, tau_beta=np.maximum(mixed_posterior["tau_beta"], 0.1))
+    tau_floor["beta"] = tau_floor["mu_beta"][..., None] + tau_floor["tau_beta"][..., None] * z
     slow_hierarchical = {k: sticky(v) for k, v in mixed_posterior.items()}
     # Wrong parameterisations: the non-centred fit with z_beta dropped, passed off as centred; and
     # a centred fit with z_beta computed from its slopes afterwards, passed off as non-centred.
@@ -584,7 +609,7 @@ def outliers_small_group():
         return model_fit({**common, "beta": draws([0.51, 1.87, 1.98, 1.91, 1.99, 2.25, 1.87, g8]),
                           "nu": np.abs(rng.normal(nu_mean, 1.0, size=(2, 1000)))}, "robust", y=y)
 
-    right_robust = robust(5.9, 2.0)
+    right_robust = model_fit(outliers_reference_draws("robust", rng), "robust")
     robust_posterior = {name: right_robust.posterior[name].values for name in right_robust.posterior.data_vars}
     nu_per_group = fit({**common, "beta": draws([0.51, 1.87, 1.98, 1.91, 1.99, 2.25, 1.87, 2.0]),
                         "nu": np.abs(draws([6.0] * 8, 1.0))}, {**dims, "nu": ["group"]}, coords)
@@ -600,7 +625,9 @@ def outliers_small_group():
              {"unpooled_idata": model_fit(unpooled_posterior, "unpooled", divergences=4)},
              {"unpooled_idata": unpooled_other_data}, {"unpooled_idata": fit(unpooled_posterior, dims, coords)},
              {"unpooled_idata": fit(prior, dims, coords)},
-             {"unpooled_idata": model_fit(prior, "unpooled")}]),
+             {"unpooled_idata": model_fit(prior, "unpooled")},
+             # The robust model's posterior passed off as the unpooled one, with the unpooled model's density.
+             {"unpooled_idata": model_fit(outliers_reference_draws("robust", rng), "unpooled")}]),
         "test_q2_count": ({"centred_divergences": 22, "centred_idata": centred},
                           [{"centred_divergences": 22.0, "centred_idata": centred},
                            {"centred_divergences": 0, "centred_idata": centred}]),
@@ -619,6 +646,7 @@ def outliers_small_group():
              {"hierarchical_idata": model_fit(slow_hierarchical, "non-centred"), "unpooled_idata": unpooled},
              {"hierarchical_idata": model_fit(stuck_g1, "non-centred"), "unpooled_idata": unpooled},
              {"hierarchical_idata": centred_disguised, "unpooled_idata": unpooled},
+             {"hierarchical_idata": model_fit(tau_floor, "non-centred"), "unpooled_idata": unpooled},
              {"hierarchical_idata": model_fit(mixed_posterior, "non-centred", y=other_y), "unpooled_idata": unpooled},
              {"hierarchical_idata": fit(mixed_posterior, dims, coords), "unpooled_idata": unpooled}]),
         "test_q4_fit": ({"robust_idata": right_robust}, [{"robust_idata": nu_per_group}]),
@@ -629,7 +657,10 @@ def outliers_small_group():
              {"robust_idata": right_robust, "unpooled_idata": robust_as_unpooled},
              {"robust_idata": normal_with_nu, "unpooled_idata": unpooled},
              {"robust_idata": model_fit(robust_posterior, "robust", y=other_y), "unpooled_idata": unpooled},
-             {"robust_idata": fit(robust_posterior, dims, coords), "unpooled_idata": unpooled}]),
+             {"robust_idata": fit(robust_posterior, dims, coords), "unpooled_idata": unpooled},
+             # The unpooled posterior with a nu near the robust one's, recorded with the Student-t density.
+             {"robust_idata": model_fit({**unpooled_posterior, "nu": robust_posterior["nu"]}, "robust"),
+              "unpooled_idata": unpooled}]),
     }
 
 
