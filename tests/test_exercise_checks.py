@@ -170,7 +170,10 @@ def shrinkage_arithmetic():
         "test_q3_values": ({"shrunk_estimates": shrunk}, [{"shrunk_estimates": (1 - b) * 8 + b * y}]),
         "test_q4_shape": (q4_right, [{**q4_right, "posterior_means": posterior_means.to_list()}]),
         "test_q4_values": (q4_right, [{**q4_right, "largest_gap_school": "Choate"},
-                                      {**q4_right, "posterior_means": shrunk}]),
+                                      {**q4_right, "posterior_means": shrunk},
+                                      # Near but not exact (a coarse numerical integral), and a school dropped.
+                                      {**q4_right, "posterior_means": posterior_means * (1 + 1e-3)},
+                                      {**q4_right, "posterior_means": posterior_means.iloc[:7]}]),
         "test_q5_is_a_percentage": ({"choate_reduction_percent": 90.0}, [{"choate_reduction_percent": 0.9}]),
         "test_q5_value": ({"choate_reduction_percent": 90.0}, [{"choate_reduction_percent": 10.0}]),
         "test_q6_ranges": ({"ninth_shrinkage": 4 / 29, "ninth_estimate": 4 / 29 * 8 + 25 / 29 * 20},
@@ -475,19 +478,87 @@ def unbalanced_regions():
     }
 
 
+def outliers_density(kind: str, posterior: dict, y=None) -> np.ndarray:
+    """The log density of the outliers exercise's models, as nutpie records it (positive parameters
+    sampled as their logs, with the Jacobian), on the exercise's data or on other `y`. `kind`:
+    "unpooled", "robust" (Student-t), "centred" or "non-centred" (slopes non-centred)."""
+    data = exercise_data("outliers-small-group")
+    x, group = data["x"], data["group"]
+    y = data["y"] if y is None else y
+
+    def positive(value, prior):
+        return prior.logpdf(value) + np.log(value)
+
+    p = {name: np.asarray(value, dtype=float) for name, value in posterior.items()}
+    logp = positive(p["sigma"], stats.halfnorm(scale=5)).sum(-1)
+    if kind in ("unpooled", "robust"):
+        logp = logp + stats.norm(0, 20).logpdf(p["alpha"]).sum(-1) + stats.norm(0, 20).logpdf(p["beta"]).sum(-1)
+        beta = p["beta"]
+    else:
+        logp = (logp + stats.norm(0, 20).logpdf(p["mu_alpha"]) + positive(p["tau_alpha"], stats.halfnorm(scale=5))
+                + stats.norm(0, 5).logpdf(p["mu_beta"]) + positive(p["tau_beta"], stats.halfnorm(scale=1))
+                + stats.norm(p["mu_alpha"][..., None], p["tau_alpha"][..., None]).logpdf(p["alpha"]).sum(-1))
+        if kind == "centred":
+            beta = p["beta"]
+            logp = logp + stats.norm(p["mu_beta"][..., None], p["tau_beta"][..., None]).logpdf(beta).sum(-1)
+        else:
+            beta = p["mu_beta"][..., None] + p["tau_beta"][..., None] * p["z_beta"]
+            logp = logp + stats.norm(0, 1).logpdf(p["z_beta"]).sum(-1)
+    line = p["alpha"][..., group] + beta[..., group] * x
+    if kind == "robust":
+        logp = logp + positive(p["nu"], stats.gamma(a=2, scale=10))
+        return logp + stats.t(p["nu"][..., None], line, p["sigma"][..., group]).logpdf(y).sum(-1)
+    return logp + stats.norm(line, p["sigma"][..., group]).logpdf(y).sum(-1)
+
+
+def outliers_reference_draws(kind: str, rng, shape=(2, 1000)) -> dict:
+    """Independent draws near a reference posterior of the outliers exercise (the hidden checks'):
+    every quantity normal with the reference mean and sd, positive ones on the log scale."""
+    checks = (ROOT / "solutions" / "tests" / "outliers-small-group").glob("q*.py")
+    text = "\n".join(path.read_text() for path in sorted(checks))
+    first = {"unpooled": '"alpha_G1": (14.149', "hierarchical": '"mu_alpha": (13.745', "robust": '"alpha_G1": (14.656'}[kind]
+    block = text[text.index(first): text.index("}", text.index(first))]
+    reference = {m.group(1): (float(m.group(2)), float(m.group(3)))
+                 for m in re.finditer(r'"(\w+)": \(([-\d.]+), ([-\d.]+), [-\d.]+\)', block)}
+    posterior = {}
+    for key, (mean, sd) in reference.items():
+        name, _, g = key.partition("_G")
+        values = rng.normal(mean, sd, size=shape)
+        if name.startswith("log_"):
+            name, values = name.removeprefix("log_"), np.exp(values)
+        if g:
+            posterior.setdefault(name, np.zeros((*shape, 8)))[..., int(g) - 1] = values
+        else:
+            posterior[name] = values
+    return posterior
+
+
 def outliers_small_group():
     rng = np.random.default_rng(9)
     groups = [f"G{g + 1}" for g in range(8)]
     dims, coords = {name: ["group"] for name in ("alpha", "beta", "sigma", "z_beta")}, {"group": groups}
+    data = exercise_data("outliers-small-group")
+    # Other data: every slope one larger.
+    other_y = data["y"] + data["x"]
+
+    def model_fit(posterior, kind, divergences=0, y=None):
+        return fit(posterior, dims, coords, divergences, logp=outliers_density(kind, posterior, y))
 
     def draws(means, sd=0.05, shape=(2, 1000)):
         return rng.normal(means, sd, size=(*shape, len(means)))
 
     unpooled_means = [0.57, 1.86, 1.94, 1.95, 1.96, 2.28, 1.85, 1.77]
     common = {"alpha": draws([15.0] * 8, 0.3), "sigma": np.abs(draws([1.5] * 8, 0.2))}
-    unpooled = fit({**common, "beta": draws(unpooled_means)}, dims, coords)
+    unpooled_posterior = outliers_reference_draws("unpooled", rng)
+    unpooled = model_fit(unpooled_posterior, "unpooled")
     unnamed = fit({**common, "beta": draws(unpooled_means)})
-    robust_as_unpooled = fit({**common, "beta": draws([0.51, 1.87, 1.98, 1.91, 1.99, 2.25, 1.87, 2.0])}, dims, coords)
+    robust_as_unpooled = model_fit({**common, "beta": draws([0.51, 1.87, 1.98, 1.91, 1.99, 2.25, 1.87, 2.0])},
+                                   "unpooled")
+    # Issue 23's cheats: the right draws recorded as a fit of other data; draws made with numpy
+    # from the prior, with no log density or with the model's computed for them.
+    unpooled_other_data = model_fit(unpooled_posterior, "unpooled", y=other_y)
+    prior = {"alpha": rng.normal(0, 20, size=(2, 1000, 8)), "beta": rng.normal(0, 20, size=(2, 1000, 8)),
+             "sigma": np.abs(rng.normal(0, 5, size=(2, 1000, 8)))}
 
     def hierarchy(centred, shape=(2, 1000), divergences=0, g1=1.83, slow=False):
         mu_beta, tau_beta = rng.normal(1.95, 0.03, size=shape), np.abs(rng.normal(0.08, 0.04, size=shape))
@@ -505,55 +576,149 @@ def outliers_small_group():
             posterior = {k: sticky(v) for k, v in posterior.items()}
             if not centred:
                 posterior["beta"] = posterior["mu_beta"][..., None] + posterior["tau_beta"][..., None] * posterior["z_beta"]
-        return fit(posterior, dims, coords, divergences)
+        return model_fit(posterior, "centred" if centred else "non-centred", divergences)
 
     centred = hierarchy(centred=True, divergences=22)
+    centred_posterior = {name: centred.posterior[name].values for name in centred.posterior.data_vars}
     mixed = hierarchy(centred=False, shape=(2, 2000))
-    # The right hierarchical fit has G1's slope near 2: shift z_beta of G1 so that beta[G1] is about 1.83.
-    posterior = mixed.posterior
-    z = posterior["z_beta"].values.copy()
-    z[..., 0] = (1.83 - posterior["mu_beta"].values) / posterior["tau_beta"].values + rng.normal(0, 0.1, z.shape[:2])
-    mixed_posterior = {name: posterior[name].values for name in posterior.data_vars}
-    mixed_posterior.update(z_beta=z, beta=posterior["mu_beta"].values[..., None] + posterior["tau_beta"].values[..., None] * z)
-    right_hierarchical = fit(mixed_posterior, dims, coords)
+    # The right hierarchical fit: draws near the reference posterior (G1's slope near 2), with the
+    # standardised slopes they imply.
+    mixed_posterior = outliers_reference_draws("hierarchical", rng, shape=(2, 2000))
+    mu_beta, tau_beta = mixed_posterior["mu_beta"][..., None], mixed_posterior["tau_beta"][..., None]
+    z = (mixed_posterior["beta"] - mu_beta) / tau_beta
+    mixed_posterior.update(z_beta=z, beta=mu_beta + tau_beta * z)
+    right_hierarchical = model_fit(mixed_posterior, "non-centred")
     stuck_g1 = dict(mixed_posterior)
     stuck_z = z.copy()
-    stuck_z[..., 0] = (0.6 - posterior["mu_beta"].values) / posterior["tau_beta"].values
-    stuck_g1.update(z_beta=stuck_z, beta=posterior["mu_beta"].values[..., None] + posterior["tau_beta"].values[..., None] * stuck_z)
+    stuck_z[..., 0] = (0.6 - mu_beta[..., 0]) / tau_beta[..., 0]
+    stuck_g1.update(z_beta=stuck_z, beta=mu_beta + tau_beta * stuck_z)
+    # A fit that missed part of the posterior: the slopes' population sd never below 0.1.
+    tau_floor = dict(mixed_posterior, tau_beta=np.maximum(mixed_posterior["tau_beta"], 0.1))
+    tau_floor["beta"] = tau_floor["mu_beta"][..., None] + tau_floor["tau_beta"][..., None] * z
+    slow_hierarchical = {k: sticky(v) for k, v in mixed_posterior.items()}
+    # Wrong parameterisations: the non-centred fit with z_beta dropped, passed off as centred; and
+    # a centred fit with z_beta computed from its slopes afterwards, passed off as non-centred.
+    z_dropped = fit({k: v for k, v in mixed_posterior.items() if k != "z_beta"}, dims, coords, 22,
+                    logp=outliers_density("non-centred", mixed_posterior))
+    centred_with_z = {**centred_posterior,
+                      "z_beta": (centred_posterior["beta"] - centred_posterior["mu_beta"][..., None])
+                      / centred_posterior["tau_beta"][..., None]}
+    centred_disguised = fit(centred_with_z, dims, coords, logp=outliers_density("centred", centred_posterior))
 
-    def robust(nu_mean, g8):
-        return fit({**common, "beta": draws([0.51, 1.87, 1.98, 1.91, 1.99, 2.25, 1.87, g8]),
-                    "nu": np.abs(rng.normal(nu_mean, 1.0, size=(2, 1000)))}, dims, coords)
+    def robust(nu_mean, g8, y=None):
+        return model_fit({**common, "beta": draws([0.51, 1.87, 1.98, 1.91, 1.99, 2.25, 1.87, g8]),
+                          "nu": np.abs(rng.normal(nu_mean, 1.0, size=(2, 1000)))}, "robust", y=y)
 
-    right_robust = robust(5.9, 2.0)
+    right_robust = model_fit(outliers_reference_draws("robust", rng), "robust")
+    robust_posterior = {name: right_robust.posterior[name].values for name in right_robust.posterior.data_vars}
     nu_per_group = fit({**common, "beta": draws([0.51, 1.87, 1.98, 1.91, 1.99, 2.25, 1.87, 2.0]),
                         "nu": np.abs(draws([6.0] * 8, 1.0))}, {**dims, "nu": ["group"]}, coords)
+    # A normal likelihood's fit, with a nu beside it.
+    normal_with_nu = fit(robust_posterior, dims, coords,
+                         logp=outliers_density("unpooled", robust_posterior) + stats.gamma(a=2, scale=10).logpdf(
+                             robust_posterior["nu"]))
     return {
         "test_q1_fit": ({"unpooled_idata": unpooled}, [{"unpooled_idata": unnamed}]),
         "test_q1_outliers_pull_both_groups": (
             {"unpooled_idata": unpooled},
             [{"unpooled_idata": robust_as_unpooled}, {"unpooled_idata": mixed},
-             {"unpooled_idata": fit({**common, "beta": draws(unpooled_means)}, dims, coords, divergences=4)}]),
+             {"unpooled_idata": model_fit(unpooled_posterior, "unpooled", divergences=4)},
+             {"unpooled_idata": unpooled_other_data}, {"unpooled_idata": fit(unpooled_posterior, dims, coords)},
+             {"unpooled_idata": fit(prior, dims, coords)},
+             {"unpooled_idata": model_fit(prior, "unpooled")},
+             # The robust model's posterior passed off as the unpooled one, with the unpooled model's density.
+             {"unpooled_idata": model_fit(outliers_reference_draws("robust", rng), "unpooled")}]),
         "test_q2_count": ({"centred_divergences": 22, "centred_idata": centred},
                           [{"centred_divergences": 22.0, "centred_idata": centred},
                            {"centred_divergences": 0, "centred_idata": centred}]),
         "test_q2_centred_and_divergent": ({"centred_idata": centred, "centred_divergences": 22},
                                           [{"centred_idata": mixed, "centred_divergences": 22},
-                                           {"centred_idata": hierarchy(centred=True), "centred_divergences": 0}]),
+                                           {"centred_idata": hierarchy(centred=True), "centred_divergences": 0},
+                                           {"centred_idata": z_dropped, "centred_divergences": 22},
+                                           {"centred_idata": model_fit(centred_posterior, "centred", 22, y=other_y),
+                                            "centred_divergences": 22},
+                                           {"centred_idata": fit(centred_posterior, dims, coords, 22),
+                                            "centred_divergences": 22}]),
         "test_q3_fit": ({"hierarchical_idata": right_hierarchical}, [{"hierarchical_idata": centred}]),
         "test_q3_converged_and_robust": (
             {"hierarchical_idata": right_hierarchical, "unpooled_idata": unpooled},
-            [{"hierarchical_idata": fit(mixed_posterior, dims, coords, divergences=5), "unpooled_idata": unpooled},
-             {"hierarchical_idata": fit({k: sticky(v) for k, v in mixed_posterior.items()}, dims, coords),
-              "unpooled_idata": unpooled},
-             {"hierarchical_idata": fit(stuck_g1, dims, coords), "unpooled_idata": unpooled}]),
+            [{"hierarchical_idata": model_fit(mixed_posterior, "non-centred", divergences=5), "unpooled_idata": unpooled},
+             {"hierarchical_idata": model_fit(slow_hierarchical, "non-centred"), "unpooled_idata": unpooled},
+             {"hierarchical_idata": model_fit(stuck_g1, "non-centred"), "unpooled_idata": unpooled},
+             {"hierarchical_idata": centred_disguised, "unpooled_idata": unpooled},
+             {"hierarchical_idata": model_fit(tau_floor, "non-centred"), "unpooled_idata": unpooled},
+             {"hierarchical_idata": model_fit(mixed_posterior, "non-centred", y=other_y), "unpooled_idata": unpooled},
+             {"hierarchical_idata": fit(mixed_posterior, dims, coords), "unpooled_idata": unpooled}]),
         "test_q4_fit": ({"robust_idata": right_robust}, [{"robust_idata": nu_per_group}]),
         "test_q4_heavy_tails_rescue_the_large_group": (
             {"robust_idata": right_robust, "unpooled_idata": unpooled},
             [{"robust_idata": robust(30.0, 1.77), "unpooled_idata": unpooled},
              {"robust_idata": robust(5.9, 1.80), "unpooled_idata": unpooled},
-             {"robust_idata": right_robust, "unpooled_idata": robust_as_unpooled}]),
+             {"robust_idata": right_robust, "unpooled_idata": robust_as_unpooled},
+             {"robust_idata": normal_with_nu, "unpooled_idata": unpooled},
+             {"robust_idata": model_fit(robust_posterior, "robust", y=other_y), "unpooled_idata": unpooled},
+             {"robust_idata": fit(robust_posterior, dims, coords), "unpooled_idata": unpooled},
+             # The unpooled posterior with a nu near the robust one's, recorded with the Student-t density.
+             {"robust_idata": model_fit({**unpooled_posterior, "nu": robust_posterior["nu"]}, "robust"),
+              "unpooled_idata": unpooled}]),
     }
+
+
+def lkj_density(mu, sd, rho, z, sigma, y=None, centred=False):
+    """The varying-slopes model's log density as nutpie records it, in (packed Cholesky factor with
+    a log diagonal, mu, z, log sigma), on the exercise's data or other `y`: by another route than
+    the check's (the Cholesky factor as a matrix; sd and rho back to the packed factor's entries).
+    `centred`: the density of the centred model, which samples the effects themselves
+    (multivariate normal with covariance L L^T) instead of z."""
+    data = exercise_data("varying-slopes")
+    x, group = data["x"], data["group"]
+    y = data["y"] if y is None else y
+    mu, sd, rho, z, sigma = (np.asarray(a, dtype=float) for a in (mu, sd, rho, z, sigma))
+    chol = np.zeros((*rho.shape, 2, 2))
+    chol[..., 0, 0], chol[..., 1, 0] = sd[..., 0], sd[..., 1] * rho
+    chol[..., 1, 1] = sd[..., 1] * np.sqrt(1 - rho**2)
+    effects = mu[..., None, :] + np.einsum("...ge,...fe->...gf", z, chol)
+    # Exponential(1) standard deviations and LKJ(2) correlation, in the packed factor (L00, L10, L11),
+    # with the Jacobian from (sd, rho) to it and the log diagonal's.
+    packed = np.stack([chol[..., 0, 0], chol[..., 1, 0], chol[..., 1, 1]], -1)
+    s1, s2 = packed[..., 0], np.hypot(packed[..., 1], packed[..., 2])
+    correlation = packed[..., 1] / s2
+    logp = (stats.expon.logpdf(s1) + stats.expon.logpdf(s2) + np.log(1 - correlation**2)  # (eta - 1) log det R
+            + np.log(packed[..., 2] / s2) - np.log(s2)  # d(sd, rho) -> d(L00, L10, L11)
+            + np.log(packed[..., 0]) + np.log(packed[..., 2]))  # log-transformed diagonal
+    logp = logp + stats.norm(0, 5).logpdf(mu).sum(-1) + stats.norm(0, 1).logpdf(z).sum((-2, -1))
+    if centred:  # the effects' own density: z's, less log |det L| per group
+        logp = logp - z.shape[-2] * np.log(chol[..., 0, 0] * chol[..., 1, 1])
+    logp = logp + stats.halfnorm(scale=2).logpdf(sigma) + np.log(sigma)
+    line = effects[..., group, 0] + effects[..., group, 1] * x
+    return logp + stats.norm(line, sigma[..., None]).logpdf(y).sum(-1)
+
+
+def test_lkj_density_is_pymcs():
+    """The hand-written LKJ density of the tests (and of the hidden check, which agrees with it on
+    every right answer) is PyMC's own: its compiled log density of the varying-slopes model, on the
+    unconstrained space with Jacobians, at random points, up to a constant."""
+    import pymc as pm
+    data = exercise_data("varying-slopes")
+    x, y, group, groups = data["x"], data["y"], data["group"], data["groups"]
+    with pm.Model(coords={"group": groups, "effect": ["intercept", "slope"]}) as model:
+        chol, _, _ = pm.LKJCholeskyCov("chol", n=2, eta=2.0, sd_dist=pm.Exponential.dist(1.0, shape=2),
+                                       compute_corr=True, store_in_trace=False)
+        mu = pm.Normal("mu", mu=0, sigma=5, dims="effect")
+        z = pm.Normal("z", mu=0, sigma=1, dims=("group", "effect"))
+        line = mu + z @ chol.T
+        sigma = pm.HalfNormal("sigma", sigma=2)
+        pm.Normal("y", mu=line[group, 0] + line[group, 1] * x, sigma=sigma, observed=y)
+    logp = model.compile_logp(jacobian=True)
+    rng = np.random.default_rng(11)
+    differences = []
+    for _ in range(20):
+        sd, rho = rng.exponential(1, 2), rng.uniform(-0.95, 0.95)
+        mu_, z_, sigma_ = rng.normal(0, 3, 2), rng.normal(size=(30, 2)), rng.exponential(1)
+        packed = [np.log(sd[0]), sd[1] * rho, np.log(sd[1] * np.sqrt(1 - rho**2))]
+        point = {"chol_cholesky-cov-packed__": np.array(packed), "mu": mu_, "z": z_, "sigma_log__": np.log(sigma_)}
+        differences.append(float(logp(point)) - float(lkj_density(mu_, sd, rho, z_, sigma_)))
+    assert np.ptp(differences) < 1e-6
 
 
 def varying_slopes():
@@ -567,24 +732,34 @@ def varying_slopes():
     rng = np.random.default_rng(10)
     shape = (2, 1000)
 
-    def lkj_fit(rho_mean=-0.74, transpose=True, divergences=0, slow=False):
-        mu = rng.normal([3.1, -1.0], 0.15, size=(*shape, 2))
-        sd = np.abs(rng.normal([1.0, 0.6], 0.12, size=(*shape, 2)))
-        rho = np.clip(rng.normal(rho_mean, 0.12, size=shape), -0.98, 0.98)
+    def lkj_fit(rho_mean=-0.73712, transpose=True, divergences=0, slow=False, y=None, logp=True, centred=False,
+                prior=False):
+        # Near the hidden check's reference posterior: means and sds of mu, log sd, rho and log sigma.
+        mu = rng.normal([3.19388, -1.01023], [0.20397, 0.14159], size=(*shape, 2))
+        sd = np.exp(rng.normal([0.00892, -0.42278], [0.14769, 0.16458], size=(*shape, 2)))
+        rho = np.clip(rng.normal(rho_mean, 0.13333, size=shape), -0.98, 0.98)
         effects = true_lines.to_numpy()[None, None] + rng.normal(0, 0.25, size=(*shape, 30, 2))
         chol = np.zeros((*shape, 2, 2))
         chol[..., 0, 0], chol[..., 1, 0] = sd[..., 0], sd[..., 1] * rho
         chol[..., 1, 1] = sd[..., 1] * np.sqrt(1 - rho**2)
         z = np.linalg.solve(chol[:, :, None], (effects - mu[:, :, None])[..., None])[..., 0]
+        if prior:  # Issue 23's cheat: draws made with numpy from the prior, no model and no data.
+            mu, sd = rng.normal(0, 5, size=(*shape, 2)), rng.exponential(1, size=(*shape, 2))
+            rho = 2 * rng.beta(2, 2, size=shape) - 1  # LKJ(2) for two effects
+            z = rng.normal(size=(*shape, 30, 2))
+            chol[..., 0, 0], chol[..., 1, 0] = sd[..., 0], sd[..., 1] * rho
+            chol[..., 1, 1] = sd[..., 1] * np.sqrt(1 - rho**2)
+            effects = mu[:, :, None] + np.einsum("cdge,cdfe->cdgf", z, chol)
         if not transpose:  # the mistake: z @ L instead of z @ L^T
             effects = mu[:, :, None] + np.einsum("cdge,cdef->cdgf", z, chol)
         posterior = {"mu": mu, "sd": sd, "rho": rho, "z": z, "effects": effects,
-                     "sigma": np.abs(rng.normal(1.0, 0.05, size=shape))}
+                     "sigma": np.exp(rng.normal(0.01964, 0.05214, size=shape))}
         if slow:
             posterior = {k: sticky(v) for k, v in posterior.items()}
+        density = lkj_density(*(posterior[k] for k in ("mu", "sd", "rho", "z", "sigma")), y=y, centred=centred)
         return fit(posterior, {"mu": ["effect"], "sd": ["effect"], "z": ["group", "effect"],
                                "effects": ["group", "effect"]},
-                   {"group": groups, "effect": ["intercept", "slope"]}, divergences)
+                   {"group": groups, "effect": ["intercept", "slope"]}, divergences, logp=density if logp else None)
 
     right = lkj_fit()
     rho = right.posterior["rho"]
@@ -613,7 +788,14 @@ def varying_slopes():
         "test_q2_converged_and_recovers_the_population": (
             {"lkj_idata": right},
             [{"lkj_idata": lkj_fit(rho_mean=0.0)}, {"lkj_idata": lkj_fit(divergences=3)},
-             {"lkj_idata": lkj_fit(slow=True)}]),
+             {"lkj_idata": lkj_fit(slow=True)},
+             # A fit of other data (every slope one larger); a centred fit with z computed from its
+             # effects afterwards; draws made without a model, and numpy's draws from the prior.
+             {"lkj_idata": lkj_fit(y=y + x)}, {"lkj_idata": lkj_fit(centred=True)},
+             {"lkj_idata": lkj_fit(logp=False)}, {"lkj_idata": lkj_fit(prior=True, logp=False)},
+             {"lkj_idata": lkj_fit(prior=True)},
+             # Correlation shrunk a little towards zero: still inside the truth's HDI, but off the posterior.
+             {"lkj_idata": lkj_fit(rho_mean=-0.6)}]),
         "test_q3_shape": (q3, [{**q3, "rho_hdi": q3["rho_hdi"][::-1]}]),
         "test_q3_values": (q3, [{**q3, "rho_hdi": az.hdi(rho, prob=0.89).values},
                                 {**q3, "rho_mean": float(np.median(rho))}]),
@@ -682,6 +864,19 @@ def test_non_centred_q5_accepts_values_read_from_az_summary():
     from_summary = pd.DataFrame(rows).T
     assert not np.allclose(from_summary["hdi_high_tau"], right["diagnostics"]["hdi_high_tau"], rtol=0, atol=1e-6)
     call(function, {**right, "diagnostics": from_summary})
+
+
+def test_shrinkage_q4_accepts_float32_answers():
+    """The exact posterior means computed in float32 arithmetic (rounded at every step, a relative
+    error of a few machine epsilons of float32) are a right answer too."""
+    function = check_cases("shrinkage-arithmetic")["test_q4_values"]
+    right, _ = answers("shrinkage-arithmetic")["test_q4_values"]
+    means = right["posterior_means"]
+    eps = float(np.finfo(np.float32).eps)
+    for scale in (1.0, 1 + 8 * eps, 1 - 8 * eps):
+        rounded = (means * scale).astype(np.float32)
+        assert np.abs(rounded.to_numpy(dtype=float) - means.to_numpy()).max() > 1e-6 or scale == 1.0
+        call(function, {**right, "posterior_means": rounded})
 
 
 # ---------------------------------------------------------------------------------------------

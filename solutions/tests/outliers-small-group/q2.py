@@ -21,10 +21,78 @@ def test_q2_count(centred_divergences, centred_idata):
 def test_q2_centred_and_divergent(centred_idata, centred_divergences):
     # The model is the centred hierarchy (slopes and intercepts sampled directly, no standardised
     # effects), and it diverges: that is the problem the next question fixes.
+    # The book's data, simulated again here: never the notebook's variables.
     import numpy as np
+    from scipy import stats
+    rng = np.random.default_rng(20261122)
+    group = np.repeat(np.arange(8), [6, 10, 15, 20, 25, 30, 35, 40])
+    x = rng.uniform(-5, 5, size=group.size)
+    intercepts, slopes = rng.normal(15, 2, size=8), rng.normal(2, 0.05, size=8)
+    y = intercepts[group] + slopes[group] * x + rng.normal(0, 1.5, size=group.size)
+    for g in (0, 7):
+        members = np.flatnonzero(group == g)
+        y[members[np.argmin(x[members])]] += 10
+        y[members[np.argmax(x[members])]] -= 10
+    groups = [f"G{g + 1}" for g in range(8)]
+
+    def draws(post, name):
+        values = post[name]
+        if "group" in values.dims:
+            assert sorted(values.coords["group"].values) == groups, f"{name} needs dims='group', G1 to G8"
+            values = values.sel(group=groups).transpose("chain", "draw", "group")
+        return np.asarray(values, dtype=float)
+
+    def recorded(idata):
+        # The log density the sampler recorded for each draw (nutpie's `logp`, PyMC's `lp`), in
+        # the coordinates it sampled, where a positive parameter is sampled as its log.
+        for name in ("logp", "lp"):
+            if name in idata.sample_stats:
+                return np.asarray(idata.sample_stats[name], dtype=float)
+        raise AssertionError("the fit records no log density: sample it with pm.sample")
+
+    def agrees(logp, density):
+        # Equal up to an additive constant: the same model on the same data.
+        difference = logp - density
+        return difference.shape == density.shape and np.isfinite(difference).all() and np.ptp(difference) < 1e-4
+
+    def positive(value, scale, prior=stats.halfnorm):
+        # The prior density of a positive parameter in log coordinates: + log(value), the Jacobian.
+        return prior(scale=scale).logpdf(value) + np.log(value)
+
+    def matches_reference(idata, reference, what):
+        # Posterior means against a reference run of the same model (nutpie, 4 chains of 25,000
+        # draws after 2,000 tuning steps, seed 987654, no divergence): mean, sd and Monte Carlo
+        # standard error of each quantity, a positive one on the log scale. Tolerance: 5 standard
+        # errors of the difference, with the fit's own bulk effective sample size (the same for a
+        # quantity and its log).
+        import arviz as az
+        post = idata.posterior
+        names = sorted({key.partition("_G")[0].removeprefix("log_") for key in reference})
+        ess = az.ess(idata, var_names=names, method="bulk")
+        for key, (mean, sd, mcse) in reference.items():
+            name, _, g = key.partition("_G")
+            variable = name.removeprefix("log_")
+            values, size = post[variable], ess[variable]
+            if g:
+                values, size = values.sel(group=f"G{g}"), size.sel(group=f"G{g}")
+            values = np.log(values) if name.startswith("log_") else values
+            error = abs(float(values.mean()) - mean)
+            assert error < 5 * np.sqrt(sd**2 / float(size) + mcse**2), f"the posterior mean of {key} is off: {what}"
     post = centred_idata.posterior
     for name in ["mu_alpha", "tau_alpha", "mu_beta", "tau_beta", "alpha", "beta", "sigma"]:
         assert name in post, f"the model needs a variable named {name}"
+    # Centred for real: the recorded log density is the centred model's on the book's data, in
+    # (mu_alpha, log tau_alpha, mu_beta, log tau_beta, alpha, beta, log sigma). A non-centred fit's
+    # differs from it by 8 log(tau_beta), and another data set changes the likelihood.
+    mu_alpha, tau_alpha, mu_beta, tau_beta = (draws(post, name) for name in ("mu_alpha", "tau_alpha", "mu_beta", "tau_beta"))
+    alpha, beta, sigma = (draws(post, name) for name in ("alpha", "beta", "sigma"))
+    density = (stats.norm(0, 20).logpdf(mu_alpha) + positive(tau_alpha, 5)
+               + stats.norm(0, 5).logpdf(mu_beta) + positive(tau_beta, 1)
+               + stats.norm(mu_alpha[..., None], tau_alpha[..., None]).logpdf(alpha).sum(-1)
+               + stats.norm(mu_beta[..., None], tau_beta[..., None]).logpdf(beta).sum(-1)
+               + positive(sigma, 5).sum(-1)
+               + stats.norm(alpha[..., group] + beta[..., group] * x, sigma[..., group]).logpdf(y).sum(-1))
+    assert agrees(recorded(centred_idata), density), "not a fit of the centred hierarchy to the exercise's data"
     standardised = (post["beta"] - post["mu_beta"]) / post["tau_beta"]
     for name, values in post.data_vars.items():
         if name != "beta" and values.shape == post["beta"].shape:

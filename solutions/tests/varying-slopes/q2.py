@@ -41,6 +41,41 @@ def test_q2_converged_and_recovers_the_population(lkj_idata):
     # contains the simulation's values: mean (3, -1), standard deviations (1, 0.6), correlation -0.6.
     import arviz as az
     import numpy as np
+    from scipy import stats
+    # A fit of the stated model to the book's data (simulated again here, never the notebook's
+    # variables): the log density the sampler recorded for each draw (nutpie's `logp`, PyMC's `lp`)
+    # equals the model's up to a constant. The sampler moves in (packed Cholesky factor with its
+    # diagonal on the log scale, mu, z, log sigma); for two effects, PyMC's LKJCholeskyCov density
+    # there, with s ~ Exponential(1) and eta = 2, is, up to a constant,
+    #     Exponential(1) log density of s1 and s2 + log s1 + (eta - 1 + 1) log(1 - rho^2):
+    # the LKJ density (eta - 1) log(1 - rho^2), its change of variables from (s, rho) to L, and the
+    # log of L's diagonal. (tests/test_exercise_checks.py compares it with PyMC's compiled logp.)
+    rng = np.random.default_rng(20261122)
+    true_cov = np.diag([1.0, 0.6]) @ np.array([[1.0, -0.6], [-0.6, 1.0]]) @ np.diag([1.0, 0.6])
+    true_lines = rng.multivariate_normal([3.0, -1.0], true_cov, size=30)
+    group = np.repeat(np.arange(30), rng.integers(3, 13, size=30))
+    x = rng.uniform(-2, 2, size=group.size)
+    y = true_lines[group, 0] + true_lines[group, 1] * x + rng.normal(0, 1.0, size=group.size)
+    post = lkj_idata.posterior
+    groups = [f"g{j + 1:02d}" for j in range(30)]
+    assert sorted(post["z"].coords["group"].values) == groups, "z needs dims=('group', 'effect'), groups g01 to g30"
+    mu = np.asarray(post["mu"].sel(effect=["intercept", "slope"]).transpose("chain", "draw", "effect"), dtype=float)
+    s = np.asarray(post["sd"].sel(effect=["intercept", "slope"]).transpose("chain", "draw", "effect"), dtype=float)
+    z = np.asarray(post["z"].sel(group=groups, effect=["intercept", "slope"])
+                   .transpose("chain", "draw", "group", "effect"), dtype=float)
+    rho, sigma = np.asarray(post["rho"], dtype=float), np.asarray(post["sigma"], dtype=float)
+    intercept = mu[..., 0, None] + s[..., 0, None] * z[..., 0]
+    slope = mu[..., 1, None] + s[..., 1, None] * (rho[..., None] * z[..., 0] + np.sqrt(1 - rho[..., None] ** 2) * z[..., 1])
+    density = (stats.expon.logpdf(s).sum(-1) + np.log(s[..., 0]) + 2 * np.log1p(-rho**2)
+               + stats.norm(0, 5).logpdf(mu).sum(-1) + stats.norm(0, 1).logpdf(z).sum((-2, -1))
+               + stats.halfnorm(scale=2).logpdf(sigma) + np.log(sigma)
+               + stats.norm(intercept[..., group] + slope[..., group] * x, sigma[..., None]).logpdf(y).sum(-1))
+    recorded = next((np.asarray(lkj_idata.sample_stats[name], dtype=float)
+                     for name in ("logp", "lp") if name in lkj_idata.sample_stats), None)
+    assert recorded is not None, "the fit records no log density: sample it with pm.sample"
+    difference = recorded - density
+    assert difference.shape == density.shape and np.isfinite(difference).all() and np.ptp(difference) < 1e-4, \
+        "not a fit of the stated model to the exercise's data"
     # Divergences: a few (at most 0.05% of the draws) are allowed: the zero-divergence gate failed
     # honest fits at 1.7% of seeds.
     names = ["mu", "sd", "rho", "sigma"]
@@ -57,3 +92,21 @@ def test_q2_converged_and_recovers_the_population(lkj_idata):
     rho_hdi = az.hdi(post["rho"], prob=0.94)
     assert float(rho_hdi.sel(ci_bound="lower")) < -0.6 < float(rho_hdi.sel(ci_bound="upper"))
     assert float(post["rho"].mean()) < -0.3
+    # Posterior means against a reference run of the same model (nutpie, 4 chains of 25,000 draws
+    # after 2,000 tuning steps, target_accept=0.9, seed 987654, no divergence): mean, sd and Monte
+    # Carlo standard error, positive quantities on the log scale. Tolerance: 5 standard errors of the
+    # difference, with the fit's own bulk effective sample size (the same for a quantity and its log).
+    reference = {
+        ("mu", "intercept"): (3.19388, 0.20397, 0.00162), ("mu", "slope"): (-1.01023, 0.14159, 0.00095),
+        ("log_sd", "intercept"): (0.00892, 0.14769, 0.00093), ("log_sd", "slope"): (-0.42278, 0.16458, 0.00089),
+        ("rho", None): (-0.73712, 0.13333, 0.00074), ("log_sigma", None): (0.01964, 0.05214, 0.00017),
+    }
+    for (name, effect), (mean, sd, mcse) in reference.items():
+        variable = name.removeprefix("log_")
+        values, size = post[variable], ess[variable]
+        if effect is not None:
+            values, size = values.sel(effect=effect), size.sel(effect=effect)
+        values = np.log(values) if name.startswith("log_") else values
+        error = abs(float(values.mean()) - mean)
+        assert error < 5 * np.sqrt(sd**2 / float(size) + mcse**2), \
+            f"the posterior mean of {name}{'' if effect is None else f' ({effect})'} is off: not a posterior of the model"
