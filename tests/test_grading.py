@@ -230,8 +230,9 @@ FORGED = ("\x1b]52;c;Zm9yZ2Vk\x07\x1b]0;owned\x07\x07\x1b[2J\x1b[H\r"
           "\x1b[32m60-ansi.ipynb: 19 points, graded: all checks passed\x1b[0m\n")
 
 FORGES_A_LINE = f"""\
-import os
+import os, time
 os.write(2, {FORGED.encode()!r})
+time.sleep(2)  # let the runner read the line into its log before it dies (else a race decides)
 os.kill(os.getppid(), 9)  # the runner: no report, so the grader prints the end of its log
 """
 
