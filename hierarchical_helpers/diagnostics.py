@@ -20,11 +20,14 @@ class Convergence:
                 f"effective sample size at least {self.min_ess:.0f} ({', '.join(self.var_names)})")
 
 
-def assert_converged(idata, var_names, *, max_rhat: float = 1.01, min_ess: float = 400) -> Convergence:
+def assert_converged(
+    idata, var_names, *, max_rhat: float = 1.01, min_ess: float = 400, max_divergences: int = 0
+) -> Convergence:
     """Raise AssertionError unless a fit is trustworthy; return its diagnostics as one line.
 
-    Trustworthy here means: no divergent transitions, R-hat <= `max_rhat`, and bulk and tail
-    effective sample sizes >= `min_ess` for every element of every variable in `var_names`.
+    Trustworthy here means: at most `max_divergences` divergent transitions (none unless a page
+    says why it allows a few), R-hat <= `max_rhat`, and bulk and tail effective sample sizes
+    >= `min_ess` for every element of every variable in `var_names`.
     The diagnostics are read unrounded (ArviZ rounds its summary unless `round_to="none"`, the
     string), so an R-hat of 1.0149 fails a limit of 1.01.
     """
@@ -34,7 +37,7 @@ def assert_converged(idata, var_names, *, max_rhat: float = 1.01, min_ess: float
     worst_rhat = float(table["r_hat"].max())
     ess = table[["ess_bulk", "ess_tail"]].min(axis=1)
     problems = []
-    if divergences:
+    if divergences > max_divergences:
         problems.append(f"{divergences} divergent transitions")
     if not worst_rhat <= max_rhat:
         problems.append(f"R-hat {worst_rhat:.4f} > {max_rhat} for {table['r_hat'].idxmax()}")

@@ -91,6 +91,13 @@ def test_assert_converged_rejects_a_bad_fit(kwargs, message):
         assert_converged(_fake_fit(np.random.default_rng(1), **kwargs), ["mu"])
 
 
+def test_assert_converged_allows_the_divergences_it_is_told_to_and_no_more():
+    fit = _fake_fit(np.random.default_rng(1), divergent=3)
+    assert assert_converged(fit, ["mu"], max_divergences=3).divergences == 3
+    with pytest.raises(AssertionError, match="3 divergent"):
+        assert_converged(fit, ["mu"], max_divergences=2)
+
+
 def test_grid_posterior_means_match_quadrature(schools):
     from hierarchical_helpers import posterior_mean_on_grid
 
