@@ -17,14 +17,15 @@ For every chapter page and exercise (or the MyST sources named with --only) and 
   raw cells as `make exercises` builds them. The keys are trusted: no sandbox.
 
 How the seed is varied. Every page has one visible seed, `SEED = setup_page(seed=...)`, and every
-random thing on a page (simulated data, `pm.sample(random_seed=...)`, `np.random.default_rng`,
-`SEED + 1`, ...) is derived from it. The harness replaces `hierarchical_helpers.setup_page` in
-its kernel by a wrapper that calls the real one and returns the harness's seed instead of the
-page's, so the whole notebook's randomness moves with that one value and no page is edited. A
-notebook whose set-up cell does not return the harness's seed (a page that no longer calls
-`setup_page`) is reported as an error, not silently measured at its own seed. Note that this
-varies the simulated data as well as the sampler: a claim about a page's simulated data is
-measured over data sets, as a reader with another seed would see it.
+random draw on a page (`pm.sample(random_seed=...)`, `pm.draw`, `np.random.default_rng`,
+`SEED + 1`, a simulation study's data sets, ...) is derived from it. A page's own simulated data
+set is not: it comes from a literal data seed (`DATA_SEED`), because the prose describes that one
+data set, and a claim about it is a claim about those data; what must hold at any seed is every
+claim about a fit or a Monte Carlo computation. The harness replaces
+`hierarchical_helpers.setup_page` in its kernel by a wrapper that calls the real one and returns
+the harness's seed instead of the page's, so everything random moves with that one value and no
+page is edited. A notebook whose set-up cell does not return the harness's seed (a page that no
+longer calls `setup_page`) is reported as an error, not silently measured at its own seed.
 
 Cost. Each notebook runs in one worker process, an in-process IPython shell, that executes all of
 its seeds in turn (two notebooks at a time, `--jobs`), so imports happen once and PyTensor's and
@@ -532,7 +533,7 @@ def report_markdown(summary: dict, requested: int, memo: bool, not_run: list[str
         f"Written by `make robustness` (tools/robustness.py) on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC: "
         f"**N = {requested} seeds requested** (seeds 1..{requested}); each notebook's own number of runs is in "
         "its heading. Each notebook was executed top to bottom at each seed (the page's `setup_page` seed "
-        "replaced, so its data and its draws change), every claim-assert of its `remove-cell` cells "
+        "replaced, so every draw changes; a page's own simulated data set keeps its literal data seed), every claim-assert of its `remove-cell` cells "
         "recorded without stopping the run, and for an exercise every check case, public and hidden, run "
         "on the answer key's answers by the grader's checks runner.",
         "",
