@@ -11,7 +11,7 @@
 #   make html-student  build the website without any solution into _build/student-site/html
 #   make pdf           the whole book as one PDF, _build/pdf/book.pdf (printed by the system Chromium)
 #   make grade EXERCISE=name SUBMISSIONS=folder [FRESH=1] [TIMEOUT=300] [JOBS=2] [UNISOLATED=1]
-#                      grade a folder of submissions, each in a bubblewrap sandbox (README, "Grading")
+#                      grade a folder of submissions, each in a bubblewrap sandbox (GRADING.md)
 #   make gradescope EXERCISE=name   the Gradescope autograder zip, _build/gradescope/<name>.zip
 #   make public        export what students may see into _build/public (a public repository's contents)
 #   make benchmark     measure execution cost cold and warm, and compare samplers (benchmarks/)

@@ -175,7 +175,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     files = export(args.out)
     print(f"{len(files)} files in {args.out}, the public repository's contents for release {release_tag()}.")
-    print("Commit them to the public repository and tag the commit with that release (README, \"Releases\").")
+    print("Commit them to the public repository and tag the commit with that release (CONTRIBUTING.md, \"Releases\").")
     return 0
 
 
