@@ -1,6 +1,6 @@
 """Measure what the book costs to execute, cold and warm, and compare samplers on its own models.
 
-Usage: python tools/benchmark.py [--only NOTEBOOK ...] [--skip-pages] [--skip-samplers]
+Usage: python tools/benchmark.py [--only NOTEBOOK ...] [--skip-pages] [--skip-samplers] [--skip-profile]
        (run by `make benchmark`)
 
 Not part of the test suite: timings are measurements, not pass/fail checks. Writes
@@ -16,6 +16,9 @@ each page's "Running it takes ..." line is taken.
    empty caches (cold) and a second time in that process (warm), with the same draws. Per model and
    sampler: compile-and-initialise time, sampling time, gradient evaluations, and effective draws
    per second of sampling for the model's key parameter.
+3. Where cold time goes (tools/compile_profile.py): every notebook once more, cold, its time split
+   into imports, Numba compiling, PyTensor rewriting and linking, sampling and the rest, and the
+   most expensive compiled functions of the book with the ops that dominate each.
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import compile_profile  # noqa: E402
 from book_layout import ROOT, executed_notebook, kernels_run_this_python, notebook_sources  # noqa: E402
 
 OUT = ROOT / "benchmarks"
@@ -178,6 +182,8 @@ def markdown(report: dict) -> str:
             for run in runs:
                 lines.append(f"| {label} | {run['phase']} | {run['compile_and_init_s']:.1f} | {run['sampling_s']:.2f} | "
                              f"{run['gradient_evaluations']} | {run['ess_per_s']:.0f} | {run['divergences']} |")
+    if report.get("compile_profile"):
+        lines += ["", compile_profile.markdown(report["compile_profile"])]
     return "\n".join(lines) + "\n"
 
 
@@ -185,13 +191,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skip-pages", action="store_true")
     parser.add_argument("--skip-samplers", action="store_true")
+    parser.add_argument("--skip-profile", action="store_true")
     parser.add_argument("--only", nargs="+", metavar="NOTEBOOK",
                         help="measure only these notebooks (e.g. chapters/eight-schools.md), keeping the other results")
     args = parser.parse_args(argv)
     kernels_run_this_python()
     previous = OUT / "results.json"
     # Keep only what this script writes: a key an older version wrote would outlive its meaning.
-    kept = ("pages", "whole_book_one_cold_run_s", "samplers")
+    kept = ("pages", "whole_book_one_cold_run_s", "samplers", "compile_profile")
     report = json.loads(previous.read_text()) if previous.exists() else {}
     report = {key: value for key, value in report.items() if key in kept}
     report.update(machine=f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
@@ -203,6 +210,9 @@ def main(argv=None):
             report["whole_book_one_cold_run_s"] = whole_book_one_cold_run()
     if not args.skip_samplers:
         report["samplers"] = benchmark_samplers()
+    if not args.skip_profile:
+        measured = compile_profile.profile_pages(set(args.only) if args.only else None)
+        report["compile_profile"] = {**report.get("compile_profile", {}), **measured} if args.only else measured
     OUT.mkdir(exist_ok=True)
     (OUT / "results.json").write_text(json.dumps(report, indent=1) + "\n")
     (OUT / "results.md").write_text(markdown(report))
