@@ -40,7 +40,7 @@ def test_q4_non_centred_matches_the_exact_posterior(non_centred_idata):
     # quadrature) set the tolerance: 4 Monte Carlo standard errors of a fit with the required 400
     # effective draws. A fit with fewer effective draws fails, so a worse fit never gets a looser
     # test. log(tau) catches a fit that misses the funnel's neck (small tau). Divergences: the
-    # prompted fit (4 chains, target_accept=0.9) had none at any of 40 seeds; a handful (at most
+    # prompted fit (4 chains, target_accept=0.95) had none at any of 50 seeds; a handful (at most
     # 0.2% of the draws) is allowed, since the moments below are what shows a biased fit.
     import arviz as az
     import numpy as np
