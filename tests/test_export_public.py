@@ -30,6 +30,7 @@ def test_the_export_holds_exactly_the_public_products(exported):
     expected |= {f"exercises/{n}.ipynb" for n in names}
     expected |= {f"exercises/tests/{n}/{p.name}" for n in names for p in (ROOT / "exercises" / "tests" / n).glob("q*.py")}
     expected |= {f"hierarchical_helpers/{p.name}" for p in (ROOT / "hierarchical_helpers").glob("*.py")}
+    expected |= {f".github/workflows/{p.name}" for p in export_public.WORKFLOWS.glob("*.yml")}
     assert files == expected
     assert not any(f.startswith(("solutions/", "tools/", "tests/")) or (f.startswith("exercises/") and f.endswith(".md"))
                    for f in files)

@@ -19,6 +19,9 @@ tag v<version of pyproject.toml>. This command writes its contents:
   jupytext.toml                         pairs nothing (see PUBLIC_JUPYTEXT)
   LICENSE, LICENSE-CONTENT, CITATION.cff the licences (code MIT, text and figures CC BY 4.0), how to cite
   README.md                             a short guide for students
+  .github/workflows/*.yml               its GitHub Actions (publish/workflows/): the website deployed
+                                        to GitHub Pages from each release, a weekly link check, the
+                                        notebooks run in Binder's environment on pull requests
 
 and nothing else. Before finishing it searches every exported file for the text of solutions and
 hidden checks, and for the exercise sources' own markers, and fails if it finds any.
@@ -40,6 +43,8 @@ from colab_setup import local_install_command  # noqa: E402
 
 OUT = ROOT / "_build" / "public"
 ROOT_FILES = ["pyproject.toml", "environment.yml", "postBuild", "LICENSE", "LICENSE-CONTENT", "CITATION.cff"]
+# The public repository's GitHub Actions workflows, kept here and copied as they are.
+WORKFLOWS = ROOT / "publish" / "workflows"
 # In this repository jupytext pairs each chapter's MyST source with its executed notebook. The
 # public repository's notebooks are reader notebooks, generated from both: paired, a jupytext-enabled
 # Jupyter (Binder installs jupytext) would open a chapter's notebook with the MyST text of its
@@ -162,6 +167,7 @@ def export(out: Path = OUT, build_site: bool = True) -> list[Path]:
         shutil.copy2(ROOT / name, out / name)
     (out / "jupytext.toml").write_text(PUBLIC_JUPYTEXT)
     (out / "README.md").write_text(student_readme())
+    shutil.copytree(WORKFLOWS, out / ".github" / "workflows")
     problems = leaks(out)
     if problems:
         shutil.rmtree(out)
