@@ -139,39 +139,44 @@ def glue_values(nb) -> dict[str, dict]:
     return values
 
 
-def _names(source: str) -> tuple[set[str], set[str] | None]:
-    """(names a code cell assigns, names it reads); None for what it reads if it cannot be parsed.
-    An assignment into an item or attribute (`table["x"] = ...`) counts as assigning `table`."""
+def _statements(source: str) -> list[tuple[set[str], set[str]]] | None:
+    """(names it assigns, names it reads) for each top-level statement of a code cell, in order;
+    None if the cell cannot be parsed. An assignment into an item or attribute
+    (`table["x"] = ...`) counts as assigning `table`, and `x += 1` as reading x too."""
     from IPython.core.inputtransformer2 import TransformerManager
 
     try:
         tree = ast.parse(TransformerManager().transform_cell(source))
     except SyntaxError:
-        return set(), None
-    assigned, read = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            (read if isinstance(node.ctx, ast.Load) else assigned).add(node.id)
-        elif isinstance(node, (ast.Subscript, ast.Attribute)) and not isinstance(node.ctx, ast.Load):
-            base = node.value
-            while isinstance(base, (ast.Subscript, ast.Attribute)):
-                base = base.value
-            if isinstance(base, ast.Name):
-                assigned.add(base.id)
-        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
-            read.add(node.target.id)  # `x += 1` reads x too
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            assigned.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            assigned.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
-    return assigned, read
+        return None
+    statements = []
+    for statement in tree.body:
+        assigned, read = set(), set()
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Name):
+                (read if isinstance(node.ctx, ast.Load) else assigned).add(node.id)
+            elif isinstance(node, (ast.Subscript, ast.Attribute)) and not isinstance(node.ctx, ast.Load):
+                base = node.value
+                while isinstance(base, (ast.Subscript, ast.Attribute)):
+                    base = base.value
+                if isinstance(base, ast.Name):
+                    assigned.add(base.id)
+            elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+                read.add(node.target.id)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                assigned.add(node.name)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                assigned.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        statements.append((assigned, read))
+    return statements
 
 
 def answer_glue(answer_key) -> dict[str, str]:
     """The glued values of an executed answer key that a student must not be given, by name, with
     where each comes from: every value glued by a cell tagged `solution`, and every value glued by
-    a cell students do run but that reads a variable a solution computes (directly or through
-    another cell), since in the answer key that variable holds the solution's value."""
+    a cell students do run but that reads a variable a solution computed (directly or through
+    other cells), since in the answer key that variable holds the solution's value. A variable
+    that visible code assigns again from visible values only is the student's own again."""
     from myst_nb.ext.glue import extract_glue_data_cell
 
     from_solution: dict[str, str] = {}  # variable -> how it comes from a solution
@@ -179,21 +184,26 @@ def answer_glue(answer_key) -> dict[str, str]:
     for number, cell in enumerate(answer_key.cells, start=1):
         if cell.cell_type != "code":
             continue
-        assigned, read = _names(cell.source)
+        statements = _statements(cell.source)
+        origin = None
         if "solution" in cell.metadata.get("tags", []):
             origin = f"computed in a solution cell (code cell {number} of the answer key)"
-        elif read is None:
+            for assigned, _ in statements or []:
+                from_solution.update(dict.fromkeys(assigned, origin))
+        elif statements is None:
             # Code the guard cannot read: assume the worst once anything comes from a solution.
-            origin = f"computed in code cell {number}, which the guard cannot parse, after a solution" \
-                if from_solution else None
+            if from_solution:
+                origin = f"computed in code cell {number} (which the guard cannot parse) after a solution"
         else:
-            used = sorted(read & from_solution.keys())
-            origin = f"computed in code cell {number} from {used[0]!r}, {from_solution[used[0]]}" if used else None
-        for name in assigned:
-            if origin:
-                from_solution[name] = origin
-            else:
-                from_solution.pop(name, None)  # recomputed by visible code alone: no longer the answer's
+            for assigned, read in statements:
+                used = sorted(read & from_solution.keys())
+                if used:
+                    origin = origin or (f"computed in code cell {number} from {used[0]!r}, "
+                                        f"{from_solution[used[0]]}")
+                    from_solution.update(dict.fromkeys(assigned, origin))
+                else:
+                    for name in assigned:
+                        from_solution.pop(name, None)
         if origin:
             # A copy: myst-nb's reader takes the glue outputs out of the cell it reads.
             for name, _ in extract_glue_data_cell(copy.deepcopy(cell)):
