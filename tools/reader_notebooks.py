@@ -264,8 +264,9 @@ class Converter:
         if key in self.withheld:
             # Refused rather than pasted or blanked. Pasted, the number would give the answer away.
             # Blanked ("[your result]"), the question would read as if it were complete while
-            # saying nothing, and the student edition's web page could not show it either (its
-            # page is the unexecuted student notebook, which glues nothing). A sentence that
+            # saying nothing; and the student edition's web page could not show it either (its
+            # page is the unexecuted student notebook: myst-nb finds no such glue value and warns,
+            # which stops that build). A sentence that
             # needs the answer's value belongs in the solution's dropdown, which students never
             # get: only the author can move it there, so the build stops and says so.
             raise ReaderError(
