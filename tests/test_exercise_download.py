@@ -1,7 +1,8 @@
 """A student notebook downloaded on its own checks itself: its public checks travel in its metadata.
 
-The student notebook (tools/student_materials.py) carries its public checks in otter-grader's
-notebook-metadata format. Copied into an empty folder (no tests/ beside it, as after a download
+The student notebook (tools/student_materials.py), and the reader notebook made from it that the
+student website offers as the exercise's download (tools/reader_notebooks.py), carry its public
+checks in otter-grader's notebook-metadata format. Copied into an empty folder (no tests/ beside it, as after a download
 from the website), with the answer key's solutions in its answer cells, it runs top to bottom in
 Binder's runtime environment (tests/reader_environments.py) and every `grader.check` finds its
 checks and passes.
@@ -49,11 +50,20 @@ def _answers(nb):
 
 
 @pytest.mark.slow
-def test_a_downloaded_student_notebook_finds_its_checks_in_an_empty_folder(tmp_path):
+@pytest.mark.parametrize("download", ["student notebook", "student edition's reader notebook"])
+def test_a_downloaded_student_notebook_finds_its_checks_in_an_empty_folder(tmp_path, request, download):
+    """The committed student notebook, and what the student website's download button offers for
+    the exercise: its reader notebook (tools/reader_notebooks.py), the same cells and checks with
+    plain-Markdown prose."""
     from nbclient import NotebookClient
     from reader_environments import ENVIRONMENTS, binder_environment, kernelspec
 
-    student = nbformat.read(ROOT / "exercises" / f"{EXERCISE}.ipynb", as_version=4)
+    if download == "student notebook":
+        offered = ROOT / "exercises" / f"{EXERCISE}.ipynb"
+    else:
+        offered = request.getfixturevalue("built_student_site") / "_sources" / "exercises" / f"{EXERCISE}.ipynb"
+        assert "reader_notebook" in nbformat.read(offered, as_version=4).metadata, "not a reader notebook"
+    student = nbformat.read(offered, as_version=4)
     key = nbformat.read(ROOT / "solutions" / f"{EXERCISE}.ipynb", as_version=4)
     solutions = [c.source for c in key.cells if c.cell_type == "code" and "solution" in c.metadata.get("tags", [])]
     answered = copy.deepcopy(student)

@@ -88,3 +88,26 @@ def test_the_export_carries_reader_notebooks_that_pair_with_nothing(exported):
     assert student["metadata"]["otter"]["tests"], "the student notebook lost its embedded checks"
     assert "MIT" in (exported / "LICENSE").read_text()
     assert "CC BY 4.0" in (exported / "LICENSE-CONTENT").read_text()
+
+
+def test_the_exports_exercise_notebooks_are_student_reader_notebooks(exported):
+    """The public repository's exercise notebooks (what Colab and Binder open) are the student
+    notebooks made readable: their code and public checks, no output, written answers left to the
+    student, and none of the values the answer key glues from its solutions."""
+    import nbformat
+
+    from student_materials import ANSWER_PLACEHOLDER
+
+    for source in exercise_sources():
+        nb = nbformat.read(exported / "exercises" / f"{source.stem}.ipynb", as_version=4)
+        student = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+        assert nb.metadata["reader_notebook"]["web_page"].endswith(f"exercises/{source.stem}.html")
+        assert [c.source for c in nb.cells if c.cell_type == "code"] == \
+            [c.source for c in student.cells if c.cell_type == "code"], source.stem
+        assert nb.metadata["otter"] == student.metadata["otter"], source.stem
+        assert not any(c.get("outputs") or "solution" in c.metadata.get("tags", []) for c in nb.cells)
+        written = {c.source for c in nb.cells if c.cell_type == "markdown" and "answer" in c.metadata.get("tags", [])}
+        assert written == {ANSWER_PLACEHOLDER}, source.stem
+        assert published.glued_answers(source.stem), f"{source.stem}: no glued answer to look for"
+        prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        assert not published.glued_answers_shown(source.stem, prose), source.stem

@@ -64,6 +64,18 @@ def _rendered_paragraphs(nb) -> list[str]:
     return out
 
 
+def _assert_no_myst_syntax(nb, docname: str) -> None:
+    """No MyST role, directive, label or cell break in the prose, nor in its CommonMark rendering."""
+    prose = "\n\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    for pattern, what in MYST_SYNTAX:
+        found = pattern.search(prose)
+        assert not found, f"{docname}: {what} survives: {prose[max(0, found.start() - 60):found.end() + 60]!r}"
+    rendered = "\n".join(_rendered_paragraphs(nb))
+    assert rendered, f"{docname}: no rendered paragraph (the check reads nothing)"
+    leftover = re.search(r"\{[a-z]+(?::[a-z]+)?\}`|\{(?:glue|term|cite|numref|eq|ref|doc|dropdown)\b", rendered)
+    assert not leftover, f"{docname}: MyST markup in the rendered text: {rendered[max(0, leftover.start() - 60):leftover.end() + 60]!r}"
+
+
 def _web_paragraphs(page_html: str) -> list[str]:
     """The article's paragraphs holding a pasted value or a numbered reference, as text."""
     article = page_html.split('<article class="bd-article">', 1)[-1].split("</article>", 1)[0]
@@ -82,10 +94,7 @@ def _web_paragraphs(page_html: str) -> list[str]:
 @pytest.mark.parametrize("docname", [d for d, _, _ in reader_notebooks.pages()])
 def test_reader_notebook_prose_is_plain_markdown_with_the_pages_numbers(readers, built_site, docname):
     nb = nbformat.read(readers[docname], as_version=4)
-    prose = "\n\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    for pattern, what in MYST_SYNTAX:
-        found = pattern.search(prose)
-        assert not found, f"{docname}: {what} survives: {prose[max(0, found.start() - 60):found.end() + 60]!r}"
+    _assert_no_myst_syntax(nb, docname)
     ours = _rendered_paragraphs(nb)
     web = _web_paragraphs((built_site / f"{docname}.html").read_text())
     if docname.startswith("chapters/"):
@@ -135,6 +144,117 @@ def test_a_bad_role_is_refused_with_a_message(built_site):
         converter.markdown("A {glue:text}`nowhere:.1f` value.")
     with pytest.raises(reader_notebooks.ReaderError, match="has no plain-Markdown rendering"):
         converter.markdown("A {unknownrole}`x` here.")
+
+
+# ---------- The student edition's reader notebooks: no solution, no answer glued into the prose ----------
+
+EXERCISE_PAGES = [d for d, _, glue_from in reader_notebooks.pages() if glue_from is not None]
+
+
+@pytest.fixture(scope="module")
+def student_readers(built_student_site):
+    """The reader notebooks the student edition's build wrote (_build/student-site/reader/)."""
+    out = reader_notebooks.EDITION_OUT["student"]
+    found = {path.relative_to(out).with_suffix("").as_posix(): path for path in sorted(out.rglob("*.ipynb"))}
+    assert set(found) == {docname for docname, _, _ in reader_notebooks.pages()}
+    return found
+
+
+def test_the_student_edition_downloads_reader_notebooks(built_student_site, student_readers):
+    """Every page's download button, chapters and exercises, offers its reader notebook."""
+    for docname, path in student_readers.items():
+        offered = built_student_site / "_sources" / f"{docname}.ipynb"
+        assert offered.read_bytes() == path.read_bytes(), f"{docname}: the download is not its reader notebook"
+
+
+@pytest.mark.parametrize("docname", EXERCISE_PAGES)
+def test_the_student_editions_exercise_notebook_gives_nothing_away(student_readers, built_site, docname):
+    """Plain Markdown (no MyST syntax), the student notebook's cells and public checks, no solution
+    code or text, no hidden check, no value glued by a solution."""
+    from published import all_secrets, glued_answers, glued_answers_shown
+    from student_materials import ANSWER_PLACEHOLDER
+
+    nb = nbformat.read(student_readers[docname], as_version=4)
+    _assert_no_myst_syntax(nb, docname)
+    student = nbformat.read(ROOT / f"{docname}.ipynb", as_version=4)
+    assert [c.source for c in nb.cells if c.cell_type == "code"] == \
+        [c.source for c in student.cells if c.cell_type == "code"], f"{docname}: not the student notebook's code"
+    assert nb.metadata["otter"] == student.metadata["otter"] and nb.metadata["otter"]["tests"]
+    assert not any("solution" in c.metadata.get("tags", []) or c.get("outputs") for c in nb.cells)
+    written = [c.source for c in nb.cells if c.cell_type == "markdown" and "answer" in c.metadata.get("tags", [])]
+    assert written and set(written) == {ANSWER_PLACEHOLDER}, f"{docname}: written answers are not placeholders"
+    text = student_readers[docname].read_text()
+    secrets = all_secrets()
+    assert not [s for s in secrets if s in text], f"{docname}: solution or hidden-check text"
+    # Values the answer key glues from its solutions: the web page's solutions show them (the
+    # search works), the student's notebook does not (unless its own questions already say them).
+    name = docname.split("/")[1]
+    answers = glued_answers(name)
+    main_page = (built_site / f"{docname}.html").read_text()
+    assert answers and any(value in main_page for value in answers), f"{docname}: no solution value to look for"
+    shown = glued_answers_shown(name, "\n".join(_rendered_paragraphs(nb)))
+    assert not shown, f"{docname}: the student's notebook shows values glued by a solution: {shown}"
+
+
+def _glue_output(name: str, value: str):
+    """A glue output as myst-nb writes it into an executed notebook."""
+    return nbformat.v4.new_output("display_data", data={"application/papermill.record/text/plain": value},
+                                  metadata={"scrapbook": {"name": name, "mime_prefix": "application/papermill.record/"}})
+
+
+def _synthetic_exercise(folder):
+    """An answer key and its student notebook: a value glued before any solution, one glued by a
+    solution, one glued by a visible cell from the solution's variable, one from a variable a
+    visible cell recomputed."""
+    def code(source, glued=(), tags=()):
+        cell = nbformat.v4.new_code_cell(source, metadata={"tags": list(tags)} if tags else {})
+        cell.outputs = [_glue_output(name, value) for name, value in glued]
+        return cell
+
+    key = nbformat.v4.new_notebook(cells=[
+        code("%matplotlib inline\nn_groups = 8\nglue_values(n_groups=n_groups)", [("n_groups", "8")]),
+        code("tau_hat = 3.5912\nglue_values(tau_hat=tau_hat)", [("tau_hat", "3.5912")], tags=["solution"]),
+        code("ratio = tau_hat / 2\nglue_values(ratio=ratio)", [("ratio", "1.7956")]),
+        code("tau_hat = 1.0\nglue_values(prior_scale=tau_hat)", [("prior_scale", "1.0")]),
+    ])
+    student = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("There are {glue:text}`n_groups` groups.")])
+    nbformat.write(key, folder / "key.ipynb")
+    nbformat.write(student, folder / "student.ipynb")
+    return key, student
+
+
+def test_values_glued_from_a_solution_are_withheld(tmp_path):
+    key, _ = _synthetic_exercise(tmp_path)
+    withheld = reader_notebooks.answer_glue(key)
+    assert sorted(withheld) == ["ratio", "tau_hat"]
+    assert "solution cell (code cell 2" in withheld["tau_hat"]
+    assert "code cell 3 from 'tau_hat'" in withheld["ratio"] and "solution cell" in withheld["ratio"]
+    # myst-nb's reader empties the cells it reads: the guard must leave the key's glue in place.
+    assert set(reader_notebooks.glue_values(key)) == {"n_groups", "tau_hat", "ratio", "prior_scale"}
+
+
+def test_a_value_glued_from_a_solution_is_refused_in_the_students_notebook(tmp_path):
+    """End to end, as `write_all` makes an exercise's reader notebook from its student notebook and
+    answer key: a visible value is pasted; a solution's value stops the build with a message naming
+    the exercise and the value, and saying what to do."""
+    import types
+
+    _synthetic_exercise(tmp_path)
+    website = types.SimpleNamespace(url=lambda doc, anchor="": f"https://example.org/{doc}.html",
+                                    figure_numbers={}, numfig_format={})
+    made = reader_notebooks.reader_notebook(tmp_path / "student.ipynb", "exercises/synthetic", website,
+                                            glue_from=tmp_path / "key.ipynb")
+    assert made.cells[0].source == "There are 8 groups."
+    for role, name in [("{glue:text}`tau_hat:.2f`", "tau_hat"), ("{glue}`ratio`", "ratio"),
+                       ("{glue:md}`tau_hat`", "tau_hat")]:
+        student = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"The fit gives {role}.")])
+        nbformat.write(student, tmp_path / "student.ipynb")
+        with pytest.raises(reader_notebooks.ReaderError) as refused:
+            reader_notebooks.reader_notebook(tmp_path / "student.ipynb", "exercises/synthetic", website,
+                                             glue_from=tmp_path / "key.ipynb")
+        message = str(refused.value)
+        assert message.startswith("exercises/synthetic:") and repr(name) in message, message
+        assert "give the answer away" in message and "solution's dropdown" in message, message
 
 
 # ---------- One reader notebook in JupyterLab, in Chromium ----------

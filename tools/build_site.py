@@ -12,9 +12,11 @@ and runs Jupyter Book there with execution switched off, failing on any warning:
   carries a solution or a hidden check;
 * exercises, student edition (for graded courses): the student notebook, with no solution at all.
 
-The main edition's download buttons offer each page's reader notebook (tools/reader_notebooks.py,
-written to _build/reader/ from this build's Sphinx environment): the notebook Colab and Binder
-open from the public repository, whose Markdown any Jupyter renders.
+Both editions' download buttons offer each page's reader notebook (tools/reader_notebooks.py,
+written from the edition's own Sphinx environment to _build/reader/ (main) or
+_build/student-site/reader/ (student)): the notebook Colab and Binder open from the public
+repository, whose Markdown any Jupyter renders. An exercise's is its student notebook made
+readable, in both editions: no solution, and no value glued by a solution.
 
 Files are copied only when their content changed, so an unchanged rebuild is quick.
 Output: _build/html (main) or _build/student-site/html (student). The main edition offers the
@@ -157,15 +159,18 @@ def without_closing_banner(log: str) -> str:
     return log
 
 
-def offer_reader_notebooks(source: Path, built: Path) -> None:
+def offer_reader_notebooks(edition: str, source: Path, built: Path) -> None:
     """The page's download button offers its reader notebook (tools/reader_notebooks.py): plain
     Markdown with the numbers, terms and citations the page shows, the outputs kept; for an
-    exercise, the student notebook made readable the same way."""
+    exercise, in both editions, the student notebook made readable the same way (no solution,
+    no value glued by a solution, its public checks in its metadata). Each edition's are made
+    from its own build's Sphinx environment, so they carry the numbers its pages show."""
     import reader_notebooks
 
+    out = reader_notebooks.EDITION_OUT[edition]
     website = reader_notebooks.Website(source / "_build" / ".doctrees" / "environment.pickle")
-    for path in reader_notebooks.write_all(reader_notebooks.OUT, website):
-        target = built / "_sources" / path.relative_to(reader_notebooks.OUT)
+    for path in reader_notebooks.write_all(out, website):
+        target = built / "_sources" / path.relative_to(out)
         if target.exists():
             shutil.copyfile(path, target)
 
@@ -190,8 +195,8 @@ def build(edition: str = "main", book: Path = ROOT) -> int:
         print("\nThe build failed: see the warnings above.", file=sys.stderr)
         return result.returncode
     built = source / "_build" / "html"
-    if edition == "main" and book == ROOT:
-        offer_reader_notebooks(source, built)
+    if book == ROOT:
+        offer_reader_notebooks(edition, source, built)
     if output.exists():
         shutil.rmtree(output)
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,9 @@ tag v<version of pyproject.toml>. This command writes its contents:
   chapters/*.ipynb                      the reader notebooks: executed, outputs kept, prose in plain
                                         Markdown (tools/reader_notebooks.py); Colab and Binder open them
   exercises/*.ipynb                     the student notebooks made readable the same way (no solution,
-                                        no hidden check; their public checks in their metadata)
+                                        no hidden check, no value glued by a solution; their public
+                                        checks in their metadata): what the student website's
+                                        download buttons offer too
   exercises/tests/<name>/q*.py          the public checks the student notebooks read
   hierarchical_helpers/, pyproject.toml the helper package (Colab installs it from the tag by git)
   environment.yml, postBuild            what Binder installs

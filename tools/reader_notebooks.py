@@ -25,6 +25,11 @@ The numbers and anchors are the website's own: they come from the Sphinx environ
 edition's build (tools/build_site.py, run first when needed), so they cannot drift from the pages.
 Chapters are made from chapters/<page>.ipynb; an exercise's reader notebook is its student
 notebook (no solution, its checks in its metadata), whose glued values come from the answer key.
+Both website editions offer these (the student edition's from its own build, in
+_build/student-site/reader/), and the public repository carries them. A value the answer key
+glues from a solution (a cell tagged `solution`, or a visible cell reading a variable a solution
+computes: `answer_glue`) would give the answer away: if the students' text glues one, the
+generator refuses, naming the exercise and the value, and says how to fix the source.
 
 The reader notebooks carry no jupytext metadata, so a jupytext-enabled Jupyter (Binder) opens
 them as they are instead of re-reading the paired MyST file.
@@ -33,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import copy
 import json
 import pickle
 import re
@@ -47,6 +53,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from book_layout import ROOT, exercise_sources  # noqa: E402
 
 OUT = ROOT / "_build" / "reader"
+# Where each website edition's build writes the reader notebooks its download buttons offer.
+EDITION_OUT = {"main": OUT, "student": ROOT / "_build" / "student-site" / "reader"}
 SITE_SOURCE = ROOT / "_build" / "site-src" / "main"
 ENVIRONMENT = SITE_SOURCE / "_build" / ".doctrees" / "environment.pickle"
 ROLE = re.compile(r"\{(?P<role>[a-z]+(?::[a-z]+)?)\}`(?P<text>[^`]*)`")
@@ -131,6 +139,78 @@ def glue_values(nb) -> dict[str, dict]:
     return values
 
 
+def _statements(source: str) -> list[tuple[set[str], set[str]]] | None:
+    """(names it assigns, names it reads) for each top-level statement of a code cell, in order;
+    None if the cell cannot be parsed. An assignment into an item or attribute
+    (`table["x"] = ...`) counts as assigning `table`, and `x += 1` as reading x too."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        tree = ast.parse(TransformerManager().transform_cell(source))
+    except SyntaxError:
+        return None
+    statements = []
+    for statement in tree.body:
+        assigned, read = set(), set()
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Name):
+                (read if isinstance(node.ctx, ast.Load) else assigned).add(node.id)
+            elif isinstance(node, (ast.Subscript, ast.Attribute)) and not isinstance(node.ctx, ast.Load):
+                base = node.value
+                while isinstance(base, (ast.Subscript, ast.Attribute)):
+                    base = base.value
+                if isinstance(base, ast.Name):
+                    assigned.add(base.id)
+            elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+                read.add(node.target.id)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                assigned.add(node.name)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                assigned.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        statements.append((assigned, read))
+    return statements
+
+
+def answer_glue(answer_key) -> dict[str, str]:
+    """The glued values of an executed answer key that a student must not be given, by name, with
+    where each comes from: every value glued by a cell tagged `solution`, and every value glued by
+    a cell students do run but that reads a variable a solution computed (directly or through
+    other cells), since in the answer key that variable holds the solution's value. A variable
+    that visible code assigns again from visible values only is the student's own again."""
+    from myst_nb.ext.glue import extract_glue_data_cell
+
+    from_solution: dict[str, str] = {}  # variable -> how it comes from a solution
+    withheld = {}
+    for number, cell in enumerate(answer_key.cells, start=1):
+        if cell.cell_type != "code":
+            continue
+        statements = _statements(cell.source)
+        origin = None
+        if "solution" in cell.metadata.get("tags", []):
+            origin = f"computed in a solution cell (code cell {number} of the answer key)"
+            for assigned, _ in statements or []:
+                from_solution.update(dict.fromkeys(assigned, origin))
+        elif statements is None:
+            # Code the guard cannot read: assume the worst once anything comes from a solution.
+            if from_solution:
+                origin = f"computed in code cell {number} (which the guard cannot parse) after a solution"
+        else:
+            for assigned, read in statements:
+                used = sorted(read & from_solution.keys())
+                if used:
+                    origin = origin or (f"computed in code cell {number} from {used[0]!r}, "
+                                        f"{from_solution[used[0]]}")
+                    from_solution.update(dict.fromkeys(assigned, origin))
+                else:
+                    for name in assigned:
+                        from_solution.pop(name, None)
+        if origin:
+            # A copy: myst-nb's reader takes the glue outputs out of the cell it reads.
+            for name, _ in extract_glue_data_cell(copy.deepcopy(cell)):
+                withheld[name] = origin
+    return withheld
+
+
 def runtime_text(docname: str) -> str:
     """The `{runtime}` role's words (_ext/book_pages.py), from benchmarks/results.json."""
     results = ROOT / "benchmarks" / "results.json"
@@ -158,8 +238,11 @@ def literal_include(path: Path, pyobject: str | None) -> str:
 class Converter:
     """Turns one page's MyST markdown cells into CommonMark, as the page `docname` shows them."""
 
-    def __init__(self, website: Website, docname: str, glue: dict[str, dict]):
+    def __init__(self, website: Website, docname: str, glue: dict[str, dict],
+                 withheld: dict[str, str] | None = None):
         self.site, self.docname, self.glue = website, docname, glue
+        # Glued values a student must not be given (`answer_glue`): name -> where it comes from.
+        self.withheld = withheld or {}
         self.cited: list[str] = []
 
     # -- roles -----------------------------------------------------------------------------
@@ -178,6 +261,19 @@ class Converter:
         return data.get("text/markdown") or data["text/plain"]
 
     def _glue_data(self, key: str) -> dict:
+        if key in self.withheld:
+            # Refused rather than pasted or blanked. Pasted, the number would give the answer away.
+            # Blanked ("[your result]"), the question would read as if it were complete while
+            # saying nothing; and the student edition's web page could not show it either (its
+            # page is the unexecuted student notebook: myst-nb finds no such glue value and warns,
+            # which stops that build). A sentence that
+            # needs the answer's value belongs in the solution's dropdown, which students never
+            # get: only the author can move it there, so the build stops and says so.
+            raise ReaderError(
+                f"{self.docname}: the students' text glues {key!r}, a value {self.withheld[key]}; "
+                "pasted into the student's notebook it would give the answer away. Move the sentence "
+                "into the solution's dropdown, or glue the value from a cell students run (not tagged "
+                "`solution`, and reading no variable a solution computes).")
         if key not in self.glue:
             raise ReaderError(f"{self.docname}: no glued value named {key!r} in the executed notebook")
         return self.glue[key]
@@ -327,8 +423,10 @@ class Converter:
 def reader_notebook(executed: Path, docname: str, website: Website, glue_from: Path | None = None):
     """The reader notebook of one page: `executed`'s cells, markdown converted, outputs kept."""
     nb = nbformat.read(executed, as_version=4)
-    glue = glue_values(nbformat.read(glue_from or executed, as_version=4))
-    converter = Converter(website, docname, glue)
+    glued = nbformat.read(glue_from or executed, as_version=4)
+    # An exercise's glued values come from its answer key; those of its solutions are not the student's.
+    withheld = answer_glue(glued) if glue_from else {}
+    converter = Converter(website, docname, glue_values(glued), withheld)
     cells = []
     for cell in nb.cells:
         cells.append(cell)
