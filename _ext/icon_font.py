@@ -152,11 +152,11 @@ def subset_font(truetype: Path, codepoints: set[int], target: Path) -> set[int]:
     if not kept:
         return kept
     options = subset.Options()
-    options.flavor = "woff"
     options.name_IDs = ["*"]  # the font's copyright and licence stay in it
     subsetter = subset.Subsetter(options)
     subsetter.populate(unicodes=sorted(kept))
     subsetter.subset(font)
+    font.flavor = "woff"
     target.parent.mkdir(parents=True, exist_ok=True)
     font.save(target)
     return kept
