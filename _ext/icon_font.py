@@ -27,6 +27,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import tinycss2
+from fontTools import subset
+from fontTools.ttLib import TTFont
+
 ICON_CLASS = re.compile(r"\bfa-[a-z0-9]+(?:-[a-z0-9]+)*")
 ICON_RULE_SELECTOR = re.compile(r"^\.fa-[a-z0-9-]+::?before$")
 STYLESHEET = "book-icons.css"
@@ -40,8 +44,6 @@ def _is_private_use(character: str) -> bool:
 
 
 def _declarations(rule):
-    import tinycss2
-
     return [item for item in tinycss2.parse_declaration_list(rule.content, skip_comments=True,
                                                              skip_whitespace=True)
             if item.type == "declaration"]
@@ -57,8 +59,6 @@ def _strings(tokens):
 
 
 def _family_name(tokens) -> str:
-    import tinycss2
-
     return " ".join(tinycss2.serialize(tokens).replace("\\ ", " ").strip("'\" ").split())
 
 
@@ -67,8 +67,6 @@ class ThemeIcons:
     the icons the stylesheets draw themselves, the font faces, and the rules naming a family."""
 
     def __init__(self, stylesheets: list[Path]):
-        import tinycss2
-
         self.codepoints: dict[str, int] = {}  # icon class -> the character it draws
         self.drawn_by_css: set[int] = set()
         self.faces: list[tuple[Path, dict[str, str]]] = []  # (TrueType file, its descriptors)
@@ -85,8 +83,6 @@ class ThemeIcons:
             self._read_rule(rule)
 
     def _add_face(self, stylesheet: Path, rule):
-        import tinycss2
-
         descriptors, truetype = {}, None
         for declaration in _declarations(rule):
             if declaration.lower_name == "src":
@@ -100,8 +96,6 @@ class ThemeIcons:
             self.faces.append(((stylesheet.parent / truetype.split("?")[0]).resolve(), descriptors))
 
     def _read_rule(self, rule):
-        import tinycss2
-
         selectors = [s.strip() for s in tinycss2.serialize(rule.prelude).split(",")]
         declarations = _declarations(rule)
         if all(ICON_RULE_SELECTOR.match(s) for s in selectors):
@@ -144,9 +138,6 @@ def used_icon_classes(site: Path) -> set[str]:
 
 def subset_font(truetype: Path, codepoints: set[int], target: Path) -> set[int]:
     """Write the glyphs of `codepoints` that `truetype` holds to `target` (WOFF); returns them."""
-    from fontTools import subset
-    from fontTools.ttLib import TTFont
-
     font = TTFont(truetype)
     kept = codepoints & set(font.getBestCmap())
     if not kept:
