@@ -111,8 +111,8 @@ def drop_duplicate_scripts(app, pagename, templatename, context, doctree):
 
 def drop_mathjax_without_math(app, pagename, templatename, context, doctree):
     """A page with no formula does not load MathJax (about 1 MB with its fonts): Jupyter Book's
-    extensions ask Sphinx to add it to every page. (The theme's fontawesome.js stays: it draws
-    every icon of the page header, the landing page's too.)"""
+    extensions ask Sphinx to add it to every page. (The theme's fontawesome.js, 1.5 MB, is not
+    loaded either: _ext/icon_font.py draws the header's icons from a small font.)"""
     if 'class="math' in context.get("body", ""):
         return
     scripts = context.get("script_files", [])

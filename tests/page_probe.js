@@ -19,6 +19,41 @@ async ({ darkFigures }) => {
     documentWidth: document.documentElement.scrollWidth,
     scripts: [...document.scripts].map((script) => script.getAttribute("src") || "").filter(Boolean),
   };
+
+  // --- Icons (header buttons, launch and download menus, search, colour mode): the character each
+  // draws and its font, whether that font draws it (ink, and not the same pixels as the fallback
+  // fonts draw for the character: a font that lacks an icon leaves a blank or a box), and its width.
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = 64;
+  const pen = canvas.getContext("2d", { willReadFrequently: true });
+  const pixels = (font, character) => {
+    pen.clearRect(0, 0, 64, 64);
+    pen.font = font;
+    pen.textBaseline = "middle";
+    pen.fillText(character, 8, 32);
+    return pen.getImageData(0, 0, 64, 64).data;
+  };
+  report.icons = [];
+  for (const icon of document.querySelectorAll("i[class*='fa-'], span[class*='fa-']")) {
+    const style = getComputedStyle(icon, "::before");
+    const character = /^".+"$/.test(style.content) ? style.content.slice(1, -1) : "";
+    const entry = { classes: icon.className.trim().replace(/\s+/g, " "), family: style.fontFamily,
+                    code: character ? character.codePointAt(0).toString(16) : null, shown: shown(icon),
+                    width: icon.getBoundingClientRect().width, ink: false, sameAsFallback: false };
+    if (character) {
+      const font = `${style.fontStyle} ${style.fontWeight} 40px ${style.fontFamily}`;
+      await document.fonts.load(font, character);
+      const drawn = pixels(font, character);
+      const fallback = pixels(`${style.fontStyle} ${style.fontWeight} 40px sans-serif`, character);
+      entry.ink = drawn.some((value, i) => i % 4 === 3 && value > 0);
+      entry.sameAsFallback = drawn.every((value, i) => value === fallback[i]);
+    }
+    report.icons.push(entry);
+  }
+  // Every file the page has loaded so far (icon fonts included), with its size.
+  report.resources = performance.getEntriesByType("resource").map((entry) => ({
+    url: entry.name, kind: entry.initiatorType, bytes: entry.encodedBodySize }));
+
   if (!article) return report;
 
   // --- Width: anything wider than its box must scroll inside a box of its own that fits the screen.

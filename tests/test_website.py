@@ -259,8 +259,7 @@ def test_footer_links_fit(visits, view):
 
 @pytest.mark.parametrize("view", ["desktop-light", "phone-light"])
 def test_pages_without_formulas_do_not_load_mathjax(visits, view):
-    """MathJax loads only where there is math: not on the landing page, glossary or status page.
-    (fontawesome.js is the theme's, and draws the header's icons on every page.)"""
+    """MathJax loads only where there is math: not on the landing page, glossary or status page."""
     problems, with_math = [], 0
     for name in TOC:
         report = visits.report(view, name)
@@ -270,6 +269,69 @@ def test_pages_without_formulas_do_not_load_mathjax(visits, view):
         with_math += loads
     fail_if(problems, "MathJax on pages without math")
     assert with_math >= len(CHAPTERS), "pages with formulas no longer load MathJax"
+
+
+# The header's buttons every page shows, drawn from the icon font (_ext/icon_font.py); pages that
+# run (chapters and exercises) show the launch button too.
+HEADER_ICONS = {"fa-bars", "fa-github", "fa-download", "fa-magnifying-glass"}
+LAUNCH_ICON = "fa-rocket"
+SCRIPT_LIMIT_BYTES = 100_000
+ICON_FONT_LIMIT_BYTES = 30_000
+
+
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_every_icon_is_drawn(visits, view):
+    """Every icon of a page (sidebar and header buttons, the launch, repository and download menus,
+    search, colour mode) is drawn from its font, with no fontawesome.js to turn it into an image:
+    the font draws ink for its character, and not the pixels the fallback fonts draw for it (the
+    blank or the box of a character a font lacks); a shown icon takes room."""
+    def check(name, report):
+        for icon in report["icons"]:
+            what = f"icon {icon['classes']!r}"
+            if not icon["code"]:
+                yield f"{what} has no character to draw"
+            elif not icon["ink"] or icon["sameAsFallback"]:
+                yield f"{what}: {icon['family']} does not draw U+{icon['code'].upper()}"
+            if icon["shown"] and icon["width"] <= 0:
+                yield f"{what} is shown 0 px wide"
+        if name in TOC:
+            shown = {cls for icon in report["icons"] if icon["shown"] for cls in icon["classes"].split()}
+            expected = HEADER_ICONS | ({LAUNCH_ICON} if name in NOTEBOOK_PAGES else set())
+            if expected - shown:
+                yield f"the header does not show {sorted(expected - shown)}"
+            if not any("theme-switch" in icon["classes"] and icon["shown"] for icon in report["icons"]):
+                yield "the colour-mode button shows no icon"
+    fail_if(problems_on(visits, view, PAGES, check), f"icons not drawn ({view})")
+
+
+def _is_font_awesome(path) -> bool:
+    return "fontawesome" in path.name.lower() or b"font awesome" in path.read_bytes().lower()
+
+
+@pytest.mark.parametrize("view", ["desktop-light", "phone-light"])
+def test_icons_cost_a_few_kilobytes(visits, built_site, view):
+    """No page, the landing page included, loads a script over 100 KB that is Font Awesome (the
+    theme's fontawesome.js weighs 1.5 MB) or the theme's full Font Awesome fonts (300 kB); the
+    icon fonts a page loads weigh under 30 kB together."""
+    problems = []
+    for name in PAGES:
+        report = visits.report(view, name)
+        icon_font_bytes = 0
+        for resource in report["resources"]:
+            path = urlsplit(resource["url"]).path
+            served = built_site / path.lstrip("/")
+            if path.endswith(".js") and served.is_file() and served.stat().st_size > SCRIPT_LIMIT_BYTES \
+                    and _is_font_awesome(served):
+                problems.append(f"{name} loads {path} ({served.stat().st_size / 1000:,.0f} kB)")
+            if "/vendor/fontawesome/" in path:
+                problems.append(f"{name} loads the theme's full icon font {path}")
+            if "/book-icons/" in path:
+                icon_font_bytes += resource["bytes"]
+        if icon_font_bytes == 0:
+            problems.append(f"{name} loads no icon font from _static/book-icons/")
+        elif icon_font_bytes > ICON_FONT_LIMIT_BYTES:
+            problems.append(f"{name} loads {icon_font_bytes / 1000:.0f} kB of icon fonts")
+    fail_if(problems, "icons that cost more than a small font")
 
 
 @pytest.mark.parametrize("view", ["desktop-light", "phone-light"])
