@@ -98,10 +98,13 @@ def binder_environment() -> Path:
     _uv_install(python, *pins)
     checkout = _tracked_copy(BINDER_CHECKOUT)
     # repo2docker runs postBuild in the checkout, which is the reader's home folder, with the
-    # environment's bin first on PATH.
+    # environment's bin first on PATH. This machine's rustup proxies (pip runs `rustc --version`
+    # for its user agent) keep their own home rather than writing into the reader's.
+    home = Path.home()
     subprocess.run(["bash", str(checkout / "postBuild")], cwd=checkout, check=True,
                    env={**os.environ, "PATH": f"{python.parent}:{os.environ['PATH']}", "PIP_QUIET": "1",
-                        "HOME": str(checkout)})
+                        "HOME": str(checkout), "RUSTUP_HOME": os.environ.get("RUSTUP_HOME", str(home / ".rustup")),
+                        "CARGO_HOME": os.environ.get("CARGO_HOME", str(home / ".cargo"))})
     (target / ".built").write_text(key)
     return python
 
