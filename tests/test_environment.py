@@ -251,7 +251,10 @@ def binder_kernel_run(tmp_path_factory):
         NotebookClient(nb, kernel_name="binder-environment", timeout=900, allow_errors=True,
                        resources={"metadata": {"path": str(folder)}}).execute()
     finally:
-        os.environ.pop("JUPYTER_PATH") if old is None else os.environ.__setitem__("JUPYTER_PATH", old)
+        if old is None:
+            os.environ.pop("JUPYTER_PATH")
+        else:
+            os.environ["JUPYTER_PATH"] = old
     outputs = {}
     for cell in nb.cells:
         errors = [f"{o.ename}: {o.evalue}" for o in cell.outputs if o.output_type == "error"]
