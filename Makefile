@@ -17,7 +17,8 @@
 #   make benchmark     measure execution cost cold and warm, and compare samplers (benchmarks/)
 #   make robustness [SEEDS=50] [ONLY="exercises/non-centred.md ..."]
 #                      rerun every page and answer key at N seeds: how often each check and claim holds
-#   make lock          re-resolve requirements.in into requirements.lock and environment.yml (Binder)
+#   make lock          re-resolve requirements.in into requirements.lock, environment.yml and
+#                      requirements-nodeps.txt (Binder)
 
 VENV := .venv
 BIN := $(VENV)/bin

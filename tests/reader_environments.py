@@ -3,12 +3,15 @@
 Neither service can be reached from here, so the tests rebuild what matters about each:
 
 * Binder (repo2docker) installs environment.yml's pins into a fresh environment, runs postBuild in
-  the repository's checkout, and starts kernels of that environment in each notebook's folder.
+  the repository's checkout (the reader's home folder), and starts kernels of that environment in
+  each notebook's folder.
   `binder_environment()` does the same in a fresh virtual environment (uv installs the pins: the
   same packages as repo2docker's pip, faster), running postBuild on a copy of the committed files.
 * Colab starts from its own preinstalled versions (tests/data/colab/) and imports google.colab,
   numpy and PIL before the first cell runs. `colab_environment()` installs Colab's versions of the
-  packages that matter and of everything in the notebooks' set-up dependency trees that Colab has;
+  packages that matter and of everything in the notebooks' set-up dependency trees that Colab has,
+  without pulling in any package Colab lacks (its freeze is its whole environment), so a set-up
+  cell downloads what it downloads on Colab;
   `colab_kernel()` adds a google.colab stand-in imported at kernel start, and answers the book's
   GitHub URLs from a local copy of the public repository (GitHub is unreachable here).
 
@@ -32,6 +35,7 @@ import yaml
 from book_layout import ROOT
 
 ENVIRONMENTS = ROOT / "_build" / "reader-environments"
+BINDER_CHECKOUT = ENVIRONMENTS / "binder-checkout"  # the reader's home folder on Binder
 COLAB_DATA = Path(__file__).parent / "data" / "colab"
 COLAB_FREEZE = COLAB_DATA / "pip-freeze-2026-08-19.txt"
 # The packages whose Colab versions matter to the book (issue 12), always installed at Colab's version.
@@ -81,7 +85,8 @@ def binder_environment() -> Path:
     """A fresh environment built from environment.yml and postBuild, as repo2docker builds it."""
     target = ENVIRONMENTS / "binder"
     helpers = sorted((ROOT / "hierarchical_helpers").glob("*.py"))
-    key = _fingerprint(ROOT / "environment.yml", ROOT / "postBuild", ROOT / "pyproject.toml", *helpers)
+    key = _fingerprint(ROOT / "environment.yml", ROOT / "requirements-nodeps.txt", ROOT / "postBuild",
+                       ROOT / "pyproject.toml", *helpers)
     python = target / "bin" / "python"
     if (target / ".built").exists() and (target / ".built").read_text() == key:
         return python
@@ -91,42 +96,63 @@ def binder_environment() -> Path:
     pins = next(d["pip"] for d in spec["dependencies"] if isinstance(d, dict))
     python = _fresh_venv(target)
     _uv_install(python, *pins)
-    checkout = _tracked_copy(ENVIRONMENTS / "binder-checkout")
-    # repo2docker runs postBuild in the checkout, with the environment's bin first on PATH.
+    checkout = _tracked_copy(BINDER_CHECKOUT)
+    # repo2docker runs postBuild in the checkout, which is the reader's home folder, with the
+    # environment's bin first on PATH. This machine's rustup proxies (pip runs `rustc --version`
+    # for its user agent) keep their own home rather than writing into the reader's.
+    home = Path.home()
     subprocess.run(["bash", str(checkout / "postBuild")], cwd=checkout, check=True,
-                   env={**os.environ, "PATH": f"{python.parent}:{os.environ['PATH']}", "PIP_QUIET": "1"})
+                   env={**os.environ, "PATH": f"{python.parent}:{os.environ['PATH']}", "PIP_QUIET": "1",
+                        "HOME": str(checkout), "RUSTUP_HOME": os.environ.get("RUSTUP_HOME", str(home / ".rustup")),
+                        "CARGO_HOME": os.environ.get("CARGO_HOME", str(home / ".cargo"))})
     (target / ".built").write_text(key)
     return python
 
 
-def colab_requirements(setup_commands: list[str], imported=()) -> list[str]:
-    """Colab's preinstalled versions of the packages that matter, of the packages the notebooks
-    import (`imported`, top-level module names) that Colab has, and of everything the set-up
-    commands' dependency trees contain that Colab has."""
+def _colab_freeze() -> dict[str, str]:
+    """Normalised name -> `name==version` line of Colab's pip freeze."""
     freeze = {}
     for line in COLAB_FREEZE.read_text().splitlines():
         match = re.match(r"([A-Za-z0-9_.-]+)==(\S+)$", line.strip())
         if match:
             freeze[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = line.strip()
+    return freeze
+
+
+def _compiled_names(requirements: list[str], *options: str) -> set[str]:
+    """The names of everything uv resolves `requirements` to, for Python 3.13."""
+    resolved = subprocess.run(
+        [str(UV), "pip", "compile", "--quiet", "--no-header", "--no-annotate", "--python-version", "3.13",
+         *options, "-"], input="\n".join(requirements), capture_output=True, text=True, check=True).stdout
+    return {re.sub(r"[-_.]+", "-", line.split("==")[0]).lower() for line in resolved.splitlines() if "==" in line}
+
+
+def colab_requirements(setup_commands: list[str], imported=()) -> list[str]:
+    """Colab's preinstalled versions of the packages that matter, of the packages the notebooks
+    import (`imported`, top-level module names) that Colab has, of everything the set-up
+    commands' dependency trees contain that Colab has, and of those packages' own dependencies
+    that Colab has. The freeze is Colab's whole environment: a dependency it lacks (IPython 7.34's
+    jedi, for one) stays out, so that the set-up cell has to fetch it as it does on Colab."""
+    freeze = _colab_freeze()
     wanted = [requirement for command in setup_commands for requirement in command.split()
               if "==" in requirement]
-    resolved = subprocess.run(
-        [str(UV), "pip", "compile", "--quiet", "--no-header", "--no-annotate", "--python-version", "3.13", "-"],
-        input="\n".join(wanted), capture_output=True, text=True, check=True).stdout
-    names = {re.sub(r"[-_.]+", "-", line.split("==")[0]).lower() for line in resolved.splitlines() if "==" in line}
+    names = _compiled_names(wanted)
     names |= set(COLAB_PACKAGES) | {re.sub(r"[-_.]+", "-", module).lower() for module in imported}
-    return sorted(freeze[name] for name in names if name in freeze)
+    roots = [freeze[name] for name in names if name in freeze]
+    closure = _compiled_names(roots, "--constraint", str(COLAB_FREEZE))
+    return sorted(freeze[name] for name in closure if name in freeze)
 
 
 def colab_environment(name: str, setup_commands: list[str], imported=()) -> Path:
-    """A fresh Python 3.13 environment holding what Colab has preinstalled that matters here."""
+    """A fresh Python 3.13 environment holding what Colab has preinstalled that matters here,
+    installed without dependencies: nothing Colab lacks."""
     target = ENVIRONMENTS / f"colab-{name}"
     requirements = colab_requirements(setup_commands, imported)
     python = _fresh_venv(target)
-    _uv_install(python, *requirements, "--constraint", str(COLAB_FREEZE))
+    _uv_install(python, "--no-deps", *requirements)
     # pip as Colab ships it, for the notebooks' %pip.
     pip = next(line for line in COLAB_FREEZE.read_text().splitlines() if line.startswith("pip=="))
-    _uv_install(python, pip)
+    _uv_install(python, "--no-deps", pip)
     return python
 
 

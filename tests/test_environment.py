@@ -1,12 +1,21 @@
 """The pinned environments: one lock, and the subsets Binder and Colab install from it."""
+import ast
+import importlib.metadata
+import json
+import os
 import re
 import shutil
 import subprocess
+import sys
+import tomllib
 
 import jupytext
+import nbformat
+import pytest
 import yaml
+from packaging.requirements import Requirement
 
-from book_layout import ROOT, normalise, notebook_sources, read_lock
+from book_layout import ROOT, normalise, notebook_sources, read_lock, requirement_names
 from colab_setup import IMPORTED_AT_START, is_setup_cell, notebook_code, release, setup_cell
 
 
@@ -19,19 +28,64 @@ def _binder_pins() -> dict[str, str]:
 def test_binder_environment_is_the_lock_s_runtime_subset():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     assert "python=3.13" in env["dependencies"]
-    pins, lock = _binder_pins(), read_lock()
+    pins, lock = {**_binder_pins(), **_no_deps_pins()}, read_lock()
     drifted = {name: (version, lock.get(name)) for name, version in pins.items() if lock.get(name) != version}
-    assert not drifted, f"environment.yml pins differ from requirements.lock (run `make lock`): {drifted}"
-    wanted = {normalise(line.split("#")[0].strip()) for line in (ROOT / "requirements-runtime.in").read_text().splitlines()
-              if line.split("#")[0].strip()}
+    assert not drifted, f"environment.yml or requirements-nodeps.txt differ from requirements.lock (run `make lock`): {drifted}"
+    wanted = set(requirement_names(ROOT / "requirements-runtime.in"))
     assert wanted <= set(pins), f"requirements-runtime.in lists {sorted(wanted - set(pins))}, missing from environment.yml"
     for build_tool in ("jupyter-book", "myst-nb", "pytest", "nbval", "linkchecker", "pytest-playwright", "uv"):
         assert build_tool not in pins, f"Binder's runtime environment carries the build/test tool {build_tool}"
 
 
-def test_binder_installs_the_helpers():
-    post_build = (ROOT / "postBuild").read_text()
-    assert re.search(r"pip install .*\s\.\s*$", post_build, re.MULTILINE), "postBuild must install this repository's helpers"
+def _no_deps_pins() -> dict[str, str]:
+    lines = [line for line in (ROOT / "requirements-nodeps.txt").read_text().splitlines() if "==" in line]
+    return {normalise(line.split("==")[0]): line.split("==")[1] for line in lines}
+
+
+def test_binder_installs_some_packages_without_their_dependencies():
+    no_deps = _no_deps_pins()
+    assert list(no_deps) == requirement_names(ROOT / "requirements-nodeps.in"), \
+        "requirements-nodeps.txt is not requirements-nodeps.in pinned (run `make lock`)"
+    assert not set(no_deps) & set(_binder_pins()), \
+        f"environment.yml installs {sorted(set(no_deps) & set(_binder_pins()))} with their dependencies"
+    for unused in ("playwright", "greenlet", "sphinx", "python-on-whales", "pydantic", "zarr", "numcodecs", "obstore"):
+        assert unused not in _binder_pins(), f"environment.yml installs {unused}, which no notebook uses"
+
+
+def test_binder_installs_the_helpers_leaving_no_build_files():
+    commands = [line.strip() for line in (ROOT / "postBuild").read_text().splitlines()
+                if line.strip() and not line.lstrip().startswith("#")]
+    assert "python -m pip install --no-cache-dir --no-deps -r requirements-nodeps.txt" in commands
+    install = [c for c in commands if re.search(r"pip install .*--no-deps .*\"\$scratch\"$", c)]
+    assert install, "postBuild must install this repository's helpers, built from a copy outside the home folder"
+    assert "scratch=$(mktemp -d)" in commands and any(c.startswith("cp -r pyproject.toml hierarchical_helpers") for c in commands)
+
+
+# The helpers import IPython only inside the notebook kernel that runs them, which is IPython itself.
+PROVIDED_BY_THE_KERNEL = {"ipython"}
+
+
+def test_helpers_declare_exactly_what_they_import():
+    """pyproject.toml's dependencies are the distributions whose modules the helpers import
+    (anywhere in their code, also inside functions), and nothing else: on Colab every declared
+    dependency is resolved again, so an undeclared-but-imported one could be missing and a declared
+    one that is never imported costs a download."""
+    owners = importlib.metadata.packages_distributions()
+    imported = set()
+    for path in (ROOT / "hierarchical_helpers").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name.partition(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.partition(".")[0])
+    third_party = imported - set(sys.stdlib_module_names) - {"hierarchical_helpers"}
+    unknown = sorted(module for module in third_party if module not in owners)
+    assert not unknown, f"the helpers import {unknown}, which no installed distribution provides"
+    needed = {normalise(owners[module][0]) for module in third_party} - PROVIDED_BY_THE_KERNEL
+    declared = {normalise(Requirement(text).name)
+                for text in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
+    assert declared == needed, (f"pyproject.toml declares {sorted(declared - needed)} that the helpers never import "
+                                f"and lacks {sorted(needed - declared)} that they import")
 
 
 def test_every_requirement_is_pinned_in_lock():
@@ -92,3 +146,155 @@ def test_python_finder_explains_itself_when_there_is_no_python_3_13(tmp_path):
     result = subprocess.run([str(ROOT / "tools" / "find-python")], capture_output=True, text=True,
                             env={"PATH": str(tmp_path), "PYTHON": ""})
     assert result.returncode != 0 and "No Python 3.13 found" in result.stderr and "pyenv install 3.13" in result.stderr
+
+
+# A check in otter-grader's own format, as tools/student_materials.py writes them.
+OTTER_CHECK = '''from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "q1"
+points = 1
+
+
+@test_case(points=1, hidden=False)
+def test_q1_is_two(answer):
+    assert answer == 2, "answer should be 2"
+'''
+
+# Run in Binder's kernel after the cells above: which distributions its modules came from, and
+# every distribution those need through their declared dependencies (not through the packages
+# installed without dependencies: what those import was loaded, so it is counted directly).
+NEEDED_DISTRIBUTIONS = '''
+import importlib.metadata as _metadata
+import json as _json
+import re as _re
+import sys as _sys
+
+_loaded = {_name.partition(".")[0] for _name in list(_sys.modules)}
+from packaging.requirements import Requirement as _Requirement
+
+def _normalise(name):
+    return _re.sub(r"[-_.]+", "-", name).lower()
+
+_owners = _metadata.packages_distributions()
+_todo = [(_normalise(d), ()) for m in _loaded for d in _owners.get(m, [])] + [(name, ()) for name in _ROOTS]
+_needed, _seen = set(), set()
+while _todo:
+    _name, _extras = _todo.pop()
+    if (_name, _extras) in _seen:
+        continue
+    _seen.add((_name, _extras))
+    try:
+        _requires = _metadata.distribution(_name).requires or []
+    except _metadata.PackageNotFoundError:
+        continue
+    _needed.add(_name)
+    if _name in _NO_DEPS:
+        continue
+    for _text in _requires:
+        _requirement = _Requirement(_text)
+        if _requirement.marker is None or any(_requirement.marker.evaluate({"extra": e}) for e in ("", *_extras)):
+            _todo.append((_normalise(_requirement.name), tuple(sorted(_requirement.extras))))
+# What is installed in the environment's site-packages (setuptools puts the packages it vendors on
+# sys.path when imported; they are part of setuptools, not installed).
+import sysconfig as _sysconfig
+
+_installed = _metadata.distributions(path=[_sysconfig.get_paths()["purelib"]])
+print(_json.dumps({"installed": sorted(_normalise(d.metadata["Name"]) for d in _installed),
+                   "needed": sorted(_needed)}))
+'''
+
+
+def _notebook_imports() -> list[str]:
+    """The top-level modules the book's notebooks import, outside the standard library."""
+    modules = set()
+    for source in notebook_sources():
+        code = notebook_code(jupytext.read(source))
+        modules.update(re.findall(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", code, re.MULTILINE))
+    return sorted(modules - set(sys.stdlib_module_names))
+
+
+@pytest.fixture(scope="module")
+def binder_kernel_run(tmp_path_factory):
+    """A notebook run in Binder's environment: every module the notebooks import, a fit with
+    nutpie, an otter check and a widget, then what the kernel loaded."""
+    from nbclient import NotebookClient
+    from reader_environments import ENVIRONMENTS, binder_environment, kernelspec
+
+    python = binder_environment()
+    folder = tmp_path_factory.mktemp("binder-home")
+    (folder / "checks").mkdir()
+    (folder / "checks" / "q1.py").write_text(OTTER_CHECK)
+    cells = {
+        "imports": ("import importlib\nimport pkgutil\n\nimport hierarchical_helpers\n\n"
+                    f"for module in {_notebook_imports()!r}:\n    importlib.import_module(module)\n"
+                    "for info in pkgutil.iter_modules(hierarchical_helpers.__path__):\n"
+                    "    importlib.import_module(f'hierarchical_helpers.{info.name}')"),
+        "fit": ("import numpy as np\nimport pymc as pm\nfrom hierarchical_helpers import assert_converged, setup_page\n\n"
+                "SEED = setup_page(seed=1)\nwith pm.Model():\n    mu = pm.Normal('mu', 0, 1)\n"
+                "    pm.Normal('y', mu, 1, observed=np.array([0.3, -0.1, 0.5]))\n"
+                "    idata = pm.sample(draws=500, tune=500, chains=2, nuts_sampler='nutpie', random_seed=SEED, progressbar=False)\n"
+                "print(idata.posterior.sizes['draw'], assert_converged(idata, ['mu'], min_ess=100))"),
+        "check": "import otter\n\ngrader = otter.Notebook(tests_dir='checks')\nanswer = 2\ngrader.check('q1')",
+        "widget": "import ipywidgets\n\nipywidgets.IntSlider(value=3)",
+        # jupytext is the Jupyter server's (it opens the MyST pages), not imported by a kernel.
+        "needed": (f"_ROOTS = {['jupytext']!r}\n_NO_DEPS = {requirement_names(ROOT / 'requirements-nodeps.in')!r}\n"
+                   + NEEDED_DISTRIBUTIONS),
+    }
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code, id=name) for name, code in cells.items()])
+    kernels = kernelspec(ENVIRONMENTS / "kernels", "binder-environment", python,
+                         {"OPENBLAS_NUM_THREADS": "1", "HOME": str(folder)})
+    old = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = os.pathsep.join([str(kernels.parent), old or ""])
+    try:
+        NotebookClient(nb, kernel_name="binder-environment", timeout=900, allow_errors=True,
+                       resources={"metadata": {"path": str(folder)}}).execute()
+    finally:
+        if old is None:
+            os.environ.pop("JUPYTER_PATH")
+        else:
+            os.environ["JUPYTER_PATH"] = old
+    outputs = {}
+    for cell in nb.cells:
+        errors = [f"{o.ename}: {o.evalue}" for o in cell.outputs if o.output_type == "error"]
+        printed = "".join(o.text for o in cell.outputs if o.output_type == "stream" and o.name == "stdout")
+        shown = "".join(json.dumps(o.data) for o in cell.outputs if "data" in o)
+        outputs[cell.id] = (errors, printed, shown)
+    return outputs
+
+
+@pytest.mark.slow
+def test_binder_runs_a_fit_a_check_and_a_widget(binder_kernel_run):
+    """Nothing the notebooks need is missing from Binder's lean environment."""
+    failed = {name: errors for name, (errors, _, _) in binder_kernel_run.items() if errors}
+    assert not failed, f"cells failed in Binder's environment: {failed}"
+    _, fitted, _ = binder_kernel_run["fit"]
+    assert fitted.startswith("500 converged: 0 divergences"), fitted
+    _, printed, shown = binder_kernel_run["check"]
+    assert "q1 passed" in printed + shown or "q1 results: All test cases passed" in printed + shown, (printed + shown)[:500]
+    assert "application/vnd.jupyter.widget-view+json" in binder_kernel_run["widget"][2]
+
+
+@pytest.mark.slow
+def test_binder_holds_no_package_that_no_notebook_imports(binder_kernel_run):
+    errors, printed, _ = binder_kernel_run["needed"]
+    assert not errors, errors
+    report = json.loads(printed)
+    # pip is Binder's installer (environment.yml asks conda for it), not something a notebook uses.
+    unused = sorted(set(report["installed"]) - set(report["needed"]) - {"pip"})
+    assert not unused, (f"Binder's environment holds {unused}, which neither a notebook's imports nor "
+                        "their dependencies need: drop them from requirements-runtime.in or install "
+                        "their dependent without dependencies (requirements-nodeps.in)")
+
+
+@pytest.mark.slow
+def test_postbuild_leaves_nothing_in_the_readers_home_folder():
+    from reader_environments import BINDER_CHECKOUT, binder_environment
+
+    binder_environment()
+    committed = set(filter(None, subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
+                                                check=True).stdout.decode().split("\0")))
+    present = {p.relative_to(BINDER_CHECKOUT).as_posix() for p in BINDER_CHECKOUT.rglob("*") if not p.is_dir()}
+    extra = sorted(present - committed)
+    assert not extra, f"postBuild left files in the reader's home folder: {extra[:20]}"

@@ -24,7 +24,7 @@ def exported(tmp_path_factory):
 def test_the_export_holds_exactly_the_public_products(exported):
     files = {p.relative_to(exported).as_posix() for p in exported.rglob("*") if p.is_file()}
     names = [s.stem for s in exercise_sources()]
-    expected = {"README.md", "pyproject.toml", "environment.yml", "postBuild", "jupytext.toml",
+    expected = {"README.md", "pyproject.toml", "environment.yml", "requirements-nodeps.txt", "postBuild", "jupytext.toml",
                 "LICENSE", "LICENSE-CONTENT", "CITATION.cff"}
     expected |= {f"chapters/{p.name}" for p in (ROOT / "chapters").iterdir() if p.suffix in (".md", ".ipynb")}
     expected |= {f"exercises/{n}.ipynb" for n in names}

@@ -17,7 +17,8 @@ tag v<version of pyproject.toml>. This command writes its contents:
                                         download buttons offer too
   exercises/tests/<name>/q*.py          the public checks the student notebooks read
   hierarchical_helpers/, pyproject.toml the helper package (Colab installs it from the tag by git)
-  environment.yml, postBuild            what Binder installs
+  environment.yml, requirements-nodeps.txt, postBuild
+                                        what Binder installs
   jupytext.toml                         pairs nothing (see PUBLIC_JUPYTEXT)
   LICENSE, LICENSE-CONTENT, CITATION.cff the licences (code MIT, text and figures CC BY 4.0), how to cite
   README.md                             a short guide for students
@@ -44,7 +45,8 @@ import reader_notebooks  # noqa: E402
 from colab_setup import local_install_command  # noqa: E402
 
 OUT = ROOT / "_build" / "public"
-ROOT_FILES = ["pyproject.toml", "environment.yml", "postBuild", "LICENSE", "LICENSE-CONTENT", "CITATION.cff"]
+ROOT_FILES = ["pyproject.toml", "environment.yml", "requirements-nodeps.txt", "postBuild", "LICENSE", "LICENSE-CONTENT",
+              "CITATION.cff"]
 # The public repository's GitHub Actions workflows, kept here and copied as they are.
 WORKFLOWS = ROOT / "publish" / "workflows"
 # In this repository jupytext pairs each chapter's MyST source with its executed notebook. The
@@ -77,9 +79,11 @@ def student_readme() -> str:
         "  The first cell installs what Colab lacks; run it first. If it asks you to restart the",
         "  runtime, do so and run the notebook again from the top.",
         f"* **Binder**: `https://mybinder.org/v2/gh/{path}/{tag}` builds this repository's environment",
-        "  (`environment.yml`, then `postBuild` installs the helper package).",
+        "  (`environment.yml`, then `postBuild` installs `requirements-nodeps.txt` without their",
+        "  dependencies and the helper package).",
         "* **Your own computer**: Python 3.13, then `pip install -r` the packages listed in",
-        "  `environment.yml` and `pip install .` in this folder. A single exercise notebook needs only",
+        "  `environment.yml`, `pip install --no-deps -r requirements-nodeps.txt` and `pip install .`",
+        "  in this folder. A single exercise notebook needs only",
         f"  `{local_install_command()}`.",
         "",
         "## Exercises",
