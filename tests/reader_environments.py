@@ -244,6 +244,31 @@ def kernelspec(kernels: Path, name: str, python: Path, env: dict) -> Path:
     return kernels
 
 
+def execute_with_kernel(nb, python: Path, kernel_name: str, folder: Path, env: dict, *, timeout: int,
+                        allow_errors: bool = False):
+    """Execute `nb` in place, in `folder`, with a kernel of `python` named `kernel_name`.
+
+    The kernelspec is written under ENVIRONMENTS/kernels and found through JUPYTER_PATH, which is
+    restored afterwards, so the test's own kernels stay what they were.
+    """
+    import os
+
+    from nbclient import NotebookClient
+
+    kernels = kernelspec(ENVIRONMENTS / "kernels", kernel_name, python, env)
+    old = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = os.pathsep.join([str(kernels.parent), old or ""])
+    try:
+        NotebookClient(nb, kernel_name=kernel_name, timeout=timeout, allow_errors=allow_errors,
+                       resources={"metadata": {"path": str(folder)}}).execute()
+    finally:
+        if old is None:
+            os.environ.pop("JUPYTER_PATH")
+        else:
+            os.environ["JUPYTER_PATH"] = old
+    return nb
+
+
 def setup_download_bytes(python: Path, commands: list[str], env: dict) -> dict[str, int]:
     """What the set-up cell's `%pip install` commands would download into `python`'s environment.
 

@@ -2,7 +2,6 @@
 import ast
 import importlib.metadata
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -219,8 +218,7 @@ def _notebook_imports() -> list[str]:
 def binder_kernel_run(tmp_path_factory):
     """A notebook run in Binder's environment: every module the notebooks import, a fit with
     nutpie, an otter check and a widget, then what the kernel loaded."""
-    from nbclient import NotebookClient
-    from reader_environments import ENVIRONMENTS, binder_environment, kernelspec
+    from reader_environments import binder_environment, execute_with_kernel
 
     python = binder_environment()
     folder = tmp_path_factory.mktemp("binder-home")
@@ -243,18 +241,8 @@ def binder_kernel_run(tmp_path_factory):
                    + NEEDED_DISTRIBUTIONS),
     }
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code, id=name) for name, code in cells.items()])
-    kernels = kernelspec(ENVIRONMENTS / "kernels", "binder-environment", python,
-                         {"OPENBLAS_NUM_THREADS": "1", "HOME": str(folder)})
-    old = os.environ.get("JUPYTER_PATH")
-    os.environ["JUPYTER_PATH"] = os.pathsep.join([str(kernels.parent), old or ""])
-    try:
-        NotebookClient(nb, kernel_name="binder-environment", timeout=900, allow_errors=True,
-                       resources={"metadata": {"path": str(folder)}}).execute()
-    finally:
-        if old is None:
-            os.environ.pop("JUPYTER_PATH")
-        else:
-            os.environ["JUPYTER_PATH"] = old
+    execute_with_kernel(nb, python, "binder-environment", folder,
+                        {"OPENBLAS_NUM_THREADS": "1", "HOME": str(folder)}, timeout=900, allow_errors=True)
     outputs = {}
     for cell in nb.cells:
         errors = [f"{o.ename}: {o.evalue}" for o in cell.outputs if o.output_type == "error"]

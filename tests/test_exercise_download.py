@@ -55,8 +55,7 @@ def test_a_downloaded_student_notebook_finds_its_checks_in_an_empty_folder(tmp_p
     """The committed student notebook, and what the student website's download button offers for
     the exercise: its reader notebook (tools/reader_notebooks.py), the same cells and checks with
     plain-Markdown prose."""
-    from nbclient import NotebookClient
-    from reader_environments import ENVIRONMENTS, binder_environment, kernelspec
+    from reader_environments import binder_environment, execute_with_kernel
 
     if download == "student notebook":
         offered = ROOT / "exercises" / f"{EXERCISE}.ipynb"
@@ -76,21 +75,9 @@ def test_a_downloaded_student_notebook_finds_its_checks_in_an_empty_folder(tmp_p
     assert sorted(p.name for p in folder.iterdir()) == [f"{EXERCISE}.ipynb"]
 
     python = binder_environment()
-    kernels = kernelspec(ENVIRONMENTS / "kernels", "binder-download", python,
-                         {"OPENBLAS_NUM_THREADS": "1", "HOME": str(tmp_path)})
-    import os
-    jupyter_path = os.pathsep.join([str(kernels.parent), os.environ.get("JUPYTER_PATH", "")])
-    old = os.environ.get("JUPYTER_PATH")
-    os.environ["JUPYTER_PATH"] = jupyter_path
-    try:
-        run = nbformat.read(folder / f"{EXERCISE}.ipynb", as_version=4)
-        NotebookClient(run, kernel_name="binder-download", timeout=600,
-                       resources={"metadata": {"path": str(folder)}}).execute()
-    finally:
-        if old is None:
-            os.environ.pop("JUPYTER_PATH")
-        else:
-            os.environ["JUPYTER_PATH"] = old
+    run = nbformat.read(folder / f"{EXERCISE}.ipynb", as_version=4)
+    execute_with_kernel(run, python, "binder-download", folder,
+                        {"OPENBLAS_NUM_THREADS": "1", "HOME": str(tmp_path)}, timeout=600)
 
     checks = [c for c in run.cells if c.cell_type == "code" and re.search(r"grader\.check\(", c.source)]
     assert checks, f"{EXERCISE} has no check cell"
