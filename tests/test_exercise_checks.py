@@ -721,6 +721,62 @@ def test_lkj_density_is_pymcs():
     assert np.ptp(differences) < 1e-6
 
 
+def varying_slopes_model(elementwise: bool):
+    """The varying-slopes model with `effects`, `sd` and `rho` written as the answer key writes them
+    (elementwise from the Cholesky factor, which Numba compiles fast) or as a student may (`z @ chol.T`
+    and the correlation and standard deviations PyMC returns, built with matrix products)."""
+    import pymc as pm
+    data = exercise_data("varying-slopes")
+    x, y, group, groups = data["x"], data["y"], data["group"], data["groups"]
+    with pm.Model(coords={"group": groups, "effect": ["intercept", "slope"]}) as model:
+        chol, corr, stds = pm.LKJCholeskyCov("chol", n=2, eta=2.0, sd_dist=pm.Exponential.dist(1.0, shape=2),
+                                             compute_corr=True, store_in_trace=False)
+        mu = pm.Normal("mu", mu=0, sigma=5, dims="effect")
+        z = pm.Normal("z", mu=0, sigma=1, dims=("group", "effect"))
+        if elementwise:
+            sd = pm.Deterministic("sd", pm.math.sqrt((chol**2).sum(-1)), dims="effect")
+            pm.Deterministic("rho", chol[1, 0] / sd[1])
+            line = pm.Deterministic("effects", mu + (z[:, None, :] * chol[None, :, :]).sum(-1),
+                                    dims=("group", "effect"))
+        else:
+            pm.Deterministic("sd", stds, dims="effect")
+            pm.Deterministic("rho", corr[0, 1])
+            line = pm.Deterministic("effects", mu + z @ chol.T, dims=("group", "effect"))
+        sigma = pm.HalfNormal("sigma", sigma=2)
+        pm.Normal("y", mu=line[group, 0] + line[group, 1] * x, sigma=sigma, observed=y)
+    return model
+
+
+def test_varying_slopes_elementwise_products_are_the_matrix_products():
+    """The answer key's elementwise `effects`, `sd` and `rho` are the numbers `z @ chol.T` and PyMC's
+    correlation and standard deviations give, and the model's log density is the same with either
+    form, at random points of the unconstrained space (so both sample the same posterior)."""
+    from pymc.pytensorf import compile as compile_function
+    functions = {}
+    for elementwise in (True, False):
+        model = varying_slopes_model(elementwise)
+        outputs = model.replace_rvs_by_values([model["effects"], model["sd"], model["rho"]])
+        # The Python linker: compiling these small graphs with Numba would take longer than the test.
+        functions[elementwise] = compile_function(model.value_vars, [model.logp(), *outputs], mode="FAST_COMPILE")
+        names = [v.name for v in model.value_vars]
+    rng = np.random.default_rng(12)
+    for _ in range(10):
+        sd, rho = rng.exponential(1, 2), rng.uniform(-0.95, 0.95)
+        packed = np.array([np.log(sd[0]), sd[1] * rho, np.log(sd[1] * np.sqrt(1 - rho**2))])
+        values = {"chol_cholesky-cov-packed__": packed, "mu": rng.normal(0, 3, 2), "z": rng.normal(size=(30, 2)),
+                  "sigma_log__": np.log(rng.exponential(1))}
+        point = [values[name] for name in names]
+        elementwise_logp, effects, elementwise_sd, elementwise_rho = functions[True](*point)
+        matrix_logp, matrix_effects, matrix_sd, matrix_rho = functions[False](*point)
+        assert np.isfinite(matrix_logp) and np.isclose(elementwise_logp, matrix_logp, rtol=1e-12, atol=0)
+        assert np.allclose(effects, matrix_effects, rtol=1e-12, atol=1e-12)
+        assert np.allclose([*elementwise_sd, elementwise_rho], [*sd, rho], rtol=1e-12, atol=1e-12)
+        assert np.allclose([*matrix_sd, matrix_rho], [*sd, rho], rtol=1e-12, atol=1e-12)
+        # And both are mu + z L^T with L = [[s1, 0], [s2 rho, s2 sqrt(1 - rho^2)]], by numpy.
+        chol = np.array([[sd[0], 0.0], [sd[1] * rho, sd[1] * np.sqrt(1 - rho**2)]])
+        assert np.allclose(effects, values["mu"] + values["z"] @ chol.T, rtol=1e-12, atol=1e-12)
+
+
 def varying_slopes():
     data = exercise_data("varying-slopes")
     x, y, group, groups, true_lines = data["x"], data["y"], data["group"], data["groups"], data["true_lines"]

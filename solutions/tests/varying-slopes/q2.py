@@ -66,10 +66,13 @@ def test_q2_converged_and_recovers_the_population(lkj_idata):
     rho, sigma = np.asarray(post["rho"], dtype=float), np.asarray(post["sigma"], dtype=float)
     intercept = mu[..., 0, None] + s[..., 0, None] * z[..., 0]
     slope = mu[..., 1, None] + s[..., 1, None] * (rho[..., None] * z[..., 0] + np.sqrt(1 - rho[..., None] ** 2) * z[..., 1])
+    # The likelihood one chain at a time: a (chains, draws, observations) array would hold the whole
+    # fit once per observation.
+    likelihood = np.stack([stats.norm(intercept[c][:, group] + slope[c][:, group] * x, sigma[c][:, None]).logpdf(y).sum(-1)
+                           for c in range(sigma.shape[0])])
     density = (stats.expon.logpdf(s).sum(-1) + np.log(s[..., 0]) + 2 * np.log1p(-rho**2)
                + stats.norm(0, 5).logpdf(mu).sum(-1) + stats.norm(0, 1).logpdf(z).sum((-2, -1))
-               + stats.halfnorm(scale=2).logpdf(sigma) + np.log(sigma)
-               + stats.norm(intercept[..., group] + slope[..., group] * x, sigma[..., None]).logpdf(y).sum(-1))
+               + stats.halfnorm(scale=2).logpdf(sigma) + np.log(sigma) + likelihood)
     recorded = next((np.asarray(lkj_idata.sample_stats[name], dtype=float)
                      for name in ("logp", "lp") if name in lkj_idata.sample_stats), None)
     assert recorded is not None, "the fit records no log density: sample it with pm.sample"
