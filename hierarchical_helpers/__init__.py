@@ -6,6 +6,12 @@ anything else is imported) does not load PyMC.
 """
 from importlib import import_module
 
+# The book's one random seed: every page sets `SEED = BOOK_SEED` in its set-up cell and derives
+# every draw from it, so that every run of a page gives the numbers its prose states. A page that
+# needs another seed writes it out with a comment saying why (tests/test_structure.py checks both),
+# and the seed-robustness harness (tools/robustness.py) replaces it to rerun pages at other seeds.
+BOOK_SEED = 20261122
+
 _HOMES = {
     "Convergence": "diagnostics", "assert_converged": "diagnostics",
     "EightSchoolsExact": "eight_schools", "eight_schools_data": "eight_schools", "eight_schools_model": "eight_schools",
@@ -14,7 +20,7 @@ _HOMES = {
     "glue": "notebook", "glue_math": "notebook", "glue_values": "notebook", "setup_page": "notebook",
     "reader_table": "notebook", "show_code": "notebook", "tidy_table": "notebook", "watermark": "notebook",
 }
-__all__ = sorted(_HOMES)
+__all__ = sorted([*_HOMES, "BOOK_SEED"])
 
 
 def __getattr__(name):

@@ -30,8 +30,11 @@ WATERMARK_PACKAGES = ("pymc", "pytensor", "arviz", "nutpie", "numpy", "scipy", "
                       "matplotlib")
 
 
-def setup_page(seed: int) -> int:
-    """Prepare a notebook as every page of the book does, and return its random seed.
+def setup_page() -> None:
+    """Prepare a notebook as every page of the book does.
+
+    The page's random seed is not set here: the page writes it out, `SEED = BOOK_SEED`, where a
+    reader sees which seed every draw comes from.
 
     Makes compiled arithmetic the same on every machine and in every run (see below), quietens what is not about the page (PyMC's sampler chatter, whose content the pages assert
     in code instead; PyTensor's note about a missing system BLAS, which these models do not
@@ -74,7 +77,7 @@ def setup_page(seed: int) -> int:
     try:
         from IPython import get_ipython
     except ImportError:  # plain Python: nothing to configure
-        return seed
+        return
     shell = get_ipython()
     if shell is not None:
         # Keep the figure's own size: "tight" cropping would change the pixels from run to run.
@@ -84,7 +87,6 @@ def setup_page(seed: int) -> int:
         from hierarchical_helpers import phone_figures
 
         phone_figures.register(shell)
-    return seed
 
 
 def _display_value(value):

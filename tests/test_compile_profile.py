@@ -19,7 +19,7 @@ def _event(depth, name, cpu, self_cpu, cell, caller=None):
 def test_time_is_split_and_each_compiled_function_names_its_costliest_ops():
     profile = {
         "wall_s": 30.0,
-        "page_cells": ["# Colab set-up", "SEED = setup_page(seed=1)", "pm.sample(...)", "plot"],
+        "page_cells": ["# Colab set-up", "setup_page()", "pm.sample(...)", "plot"],
         "cells": [{"wall": 0.5, "cpu": 0.5}, {"wall": 3, "cpu": 3}, {"wall": 20, "cpu": 15}, {"wall": 2, "cpu": 2}],
         # Numba records children before their parent: two ops, then the function they make up.
         "numba": [_event(1, "numba_composite", 2.0, 2.0, 2), _event(1, "gemm", 5.0, 5.0, 2),
@@ -47,7 +47,7 @@ def test_a_cold_run_records_numba_compiles_pytensor_and_sampling(tmp_path):
     source.write_text(
         "---\njupytext:\n  text_representation:\n    extension: .md\n    format_name: myst\n    format_version: 0.13\nkernelspec:\n  name: python3\n"
         "  display_name: Python 3\n---\n\n```{code-cell} ipython3\nimport pymc as pm\n"
-        "from hierarchical_helpers import setup_page\nSEED = setup_page(seed=1)\n```\n\n"
+        "from hierarchical_helpers import setup_page\nsetup_page()\nSEED = 1\n```\n\n"
         "```{code-cell} ipython3\nwith pm.Model():\n    mu = pm.Normal('mu')\n"
         "    pm.Normal('y', mu, 1, observed=[0.1, -0.3])\n"
         "    idata = pm.sample(draws=50, tune=50, chains=1, random_seed=SEED, nuts_sampler='nutpie',"

@@ -230,7 +230,7 @@ def binder_kernel_run(tmp_path_factory):
                     "for info in pkgutil.iter_modules(hierarchical_helpers.__path__):\n"
                     "    importlib.import_module(f'hierarchical_helpers.{info.name}')"),
         "fit": ("import numpy as np\nimport pymc as pm\nfrom hierarchical_helpers import assert_converged, setup_page\n\n"
-                "SEED = setup_page(seed=1)\nwith pm.Model():\n    mu = pm.Normal('mu', 0, 1)\n"
+                "setup_page()\nSEED = 1\nwith pm.Model():\n    mu = pm.Normal('mu', 0, 1)\n"
                 "    pm.Normal('y', mu, 1, observed=np.array([0.3, -0.1, 0.5]))\n"
                 "    idata = pm.sample(draws=500, tune=500, chains=2, nuts_sampler='nutpie', random_seed=SEED, progressbar=False)\n"
                 "print(idata.posterior.sizes['draw'], assert_converged(idata, ['mu'], min_ess=100))"),

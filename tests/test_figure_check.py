@@ -93,7 +93,7 @@ def test_phone_rendition_is_compared_with_its_own_reference(tmp_path):
     wide = PLOT.replace("figsize=(3, 2), dpi=100", "figsize=(7.5, 2)")
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell("from hierarchical_helpers import setup_page\nsetup_page(0)"),
+    nb.cells = [nbformat.v4.new_code_cell("from hierarchical_helpers import setup_page\nsetup_page()"),
                 nbformat.v4.new_code_cell(wide)]
     nb.cells[1].metadata["mystnb"] = {"figure": {"name": "fig-wide", "caption": "c"}, "image": {"alt": "a"}}
     NotebookClient(nb, kernel_name="python3").execute()

@@ -158,6 +158,26 @@ def test_restart_check_names_a_replaced_package(capsys):
     assert message.startswith("Restart the runtime") and "numpy 1.0.0 ->" in message and message.count(". ") == 0
 
 
+def test_setup_page_sets_up_without_a_seed_and_the_book_seed_is_exported():
+    """The seed lives in the page (`SEED = BOOK_SEED`), not in a set-up argument it ignored."""
+    import inspect
+
+    import pytensor
+
+    import hierarchical_helpers
+    from hierarchical_helpers import BOOK_SEED, setup_page
+
+    assert inspect.signature(setup_page).parameters == {}
+    previous = pytensor.config.numba__fastmath
+    try:
+        pytensor.config.numba__fastmath = True
+        assert setup_page() is None
+        assert pytensor.config.numba__fastmath is False  # what the call is for: strict arithmetic
+    finally:
+        pytensor.config.numba__fastmath = previous
+    assert BOOK_SEED == 20261122 and "BOOK_SEED" in hierarchical_helpers.__all__
+
+
 # ---------- Phone renditions of figures ----------
 
 def _three_panels():
@@ -166,7 +186,7 @@ def _three_panels():
     import matplotlib.pyplot as plt
 
     from hierarchical_helpers.notebook import setup_page
-    setup_page(0)
+    setup_page()
     rows = np.arange(5)
     fig, axes = plt.subplots(1, 3, figsize=(7.5, 3.6), sharex=True, sharey=True)
     for ax, title in zip(axes, ["complete", "none", "partial"]):

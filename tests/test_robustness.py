@@ -1,6 +1,7 @@
 """The seed-robustness harness (tools/robustness.py) on a tiny synthetic book: the seed reaches the
-page, failing asserts are counted without stopping their cell, checks are counted per case, the
-rates and their Clopper-Pearson intervals are right, and a rerun continues from saved results."""
+page (as BOOK_SEED, and in place of a page's own SEED), failing asserts are counted without
+stopping their cell, checks are counted per case, the rates and their Clopper-Pearson intervals
+are right, and a rerun continues from saved results."""
 import json
 import shutil
 import textwrap
@@ -31,9 +32,10 @@ HEADER = textwrap.dedent("""\
 CHAPTER = HEADER + textwrap.dedent("""\
 
     ```{code-cell} ipython3
-    from hierarchical_helpers import setup_page
+    from hierarchical_helpers import BOOK_SEED, setup_page
 
-    SEED = setup_page(seed=20261122)
+    setup_page()
+    SEED = BOOK_SEED
     ```
 
     ```{code-cell} ipython3
@@ -71,7 +73,9 @@ EXERCISE = HEADER + textwrap.dedent("""\
     ```{code-cell} ipython3
     from hierarchical_helpers import setup_page
 
-    SEED = setup_page(seed=20261122)
+    setup_page()
+    # A seed of the page's own, not BOOK_SEED: the harness replaces it all the same.
+    SEED = 2025
     ```
 
     ```{code-cell} ipython3
@@ -184,7 +188,10 @@ def test_counts_asserts_checks_and_intervals(toy_book, capfd):
     assert value["rate"] == pytest.approx(0.3) and value["interval"] == pytest.approx(cp(3, 10))
     assert exercise["cells"] == []  # the Colab cell and `grader.check` are not run
 
-    # A page whose seed does not come from setup_page is flagged, not measured as a seed study.
+    # The exercise's own seed (2025, not BOOK_SEED) was replaced: its hidden check failed exactly
+    # at the harness's multiples of 3, where at 2025 it would fail at every seed.
+    assert exercise["seed_not_applied"] == []
+    # A page that never sets SEED is flagged, not measured as a seed study.
     assert report["notebooks"]["chapters/unseeded.md"]["seed_not_applied"] == list(range(1, 11))
     assert "N = 10 seeds requested" in markdown and "did not reach this page" in markdown
     assert "| q1 | `test_q1_value` | yes | 3 / 10 | 30.0% |" in markdown

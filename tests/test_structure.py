@@ -96,16 +96,25 @@ def test_every_glued_name_is_computed(source):
 
 @pytest.mark.parametrize("source", SOURCES, ids=IDS)
 def test_pages_follow_the_conventions(source):
-    """A visible seed for every sampler call and random generator, the one-call set-up, and a
-    version watermark at the end."""
+    """A visible seed for every sampler call and random generator, the one-call set-up, the book's
+    seed (or another with its reason), and a version watermark at the end."""
     code = [c.source for c in jupytext.read(source).cells if c.cell_type == "code"]
     text = "\n".join(code)
     for call in re.findall(r"pm\.sample\([^)]*\)", text):
         assert "random_seed" in call, f"{source.name}: {call} has no visible random_seed"
     for call in re.findall(r"default_rng\([^)]*\)", text):
         assert call != "default_rng()", f"{source.name}: a random generator without a seed"
-    assert re.search(r"^SEED = setup_page\(seed=\d+\)$", text, re.MULTILINE), (
-        f"{source.name}: the set-up should be one line, `SEED = setup_page(seed=...)`")
+    assert re.search(r"^setup_page\(\)$", text, re.MULTILINE), (
+        f"{source.name}: the set-up should be one line, `setup_page()`")
+    # One seed for the book: a page's SEED is BOOK_SEED, or another number with the reason for it
+    # in a comment on the line or the lines just above.
+    book_seed = re.search(r"^SEED = BOOK_SEED$", text, re.MULTILINE)
+    own_seed = re.search(r"((?:^#.*\n)*)^SEED = \d+(.*)$", text, re.MULTILINE)
+    assert book_seed or own_seed, f"{source.name}: the set-up cell should set `SEED = BOOK_SEED`"
+    if own_seed and not book_seed:
+        reason = own_seed[1] + own_seed[2].partition("#")[2]
+        assert len(reason.replace("#", "").split()) >= 5, (
+            f"{source.name}: `SEED = <number>` instead of `SEED = BOOK_SEED` needs a comment saying why")
     # Page-wide settings belong in setup_page; a warning caught on purpose around one call is fine.
     for forbidden in (r"^warnings\.filterwarnings", r"logging\.getLogger", r"rcParams", r"from myst_nb import"):
         assert not re.search(forbidden, text, re.MULTILINE), (

@@ -60,7 +60,7 @@ MODELS = {
 SAMPLER_SCRIPT = r'''
 import json, sys, time
 from hierarchical_helpers import setup_page
-setup_page(seed=1)
+setup_page()
 import arviz as az
 import pymc as pm
 exec(sys.argv[3])

@@ -54,7 +54,10 @@ import sandbox  # noqa: E402
 
 TOOLS = Path(__file__).resolve().parent
 DEFAULT_TIMEOUT = 300  # seconds per submission; the slowest answer key runs in well under a minute
-SEED = 20261122  # the global random seeds are set before the first cell, so a forgotten seed still grades the same
+# The grader's own seed, not the book's: the sandbox seeds `random` and NumPy's global generator
+# with it before a submission's first cell, so a draw with no seed of its own grades the same
+# every time it is graded.
+GRADER_SEED = 20261122
 MAX_NOTEBOOK_BYTES = 100 << 20
 MAX_REPORT_BYTES = 240 << 20  # the runner's report: exported answers (64 MiB of arrays) and snapshots (48 MiB)
 STARTUP_SECONDS = 90  # on top of the notebook's time: sandbox, runner and kernel start, export
@@ -407,7 +410,7 @@ class Grader:
         nb, cells = prepared
         home_files = {"submission.ipynb": nbformat.writes(nb).encode(),
                       **{f"tests/{self.exercise.name}/{name}": data for name, data in self.public_files.items()}}
-        job = {"notebook": "submission.ipynb", "names": self.variables, "timeout": self.timeout, "seed": SEED,
+        job = {"notebook": "submission.ipynb", "names": self.variables, "timeout": self.timeout, "seed": GRADER_SEED,
                "questions": self.exercise.question_variables()}
         grader_files = {"job.json": json.dumps(job).encode(),
                         "sandbox_runner.py": (TOOLS / "sandbox_runner.py").read_bytes(),

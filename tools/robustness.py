@@ -16,16 +16,17 @@ For every chapter page and exercise (or the MyST sources named with --only) and 
   grader's own checks runner (tools/checks.py, otter's test files), built from the source's
   raw cells as `make exercises` builds them. The keys are trusted: no sandbox.
 
-How the seed is varied. Every page has one visible seed, `SEED = setup_page(seed=...)`, and every
+How the seed is varied. Every page has one visible seed, `SEED = BOOK_SEED` (or, with its reason
+in a comment, a number of its own) in its set-up cell, and every
 random draw on a page (`pm.sample(random_seed=...)`, `pm.draw`, `np.random.default_rng`,
 `SEED + 1`, a simulation study's data sets, ...) is derived from it. A page's own simulated data
 set is not: it comes from a literal data seed (`DATA_SEED`), because the prose describes that one
 data set, and a claim about it is a claim about those data; what must hold at any seed is every
-claim about a fit or a Monte Carlo computation. The harness replaces
-`hierarchical_helpers.setup_page` in its kernel by a wrapper that calls the real one and returns
-the harness's seed instead of the page's, so everything random moves with that one value and no
-page is edited. A notebook whose set-up cell does not return the harness's seed (a page that no
-longer calls `setup_page`) is reported as an error, not silently measured at its own seed.
+claim about a fit or a Monte Carlo computation. The harness sets `hierarchical_helpers.BOOK_SEED`
+in its kernel to its own seed, and once the cell that first defines `SEED` has run, sets `SEED` to
+that seed too (a page with a seed of its own), so everything random moves with that one value and
+no page is edited. A notebook that never defines `SEED` is reported as an error, not silently
+measured at its own seed.
 
 Cost. Each notebook runs in one worker process, an in-process IPython shell, that executes all of
 its seeds in turn (two notebooks at a time, `--jobs`), so imports happen once and PyTensor's and
@@ -273,7 +274,6 @@ def run_worker(source: Path, seeds: list[int], out: Path, memo: bool) -> int:
     import answers
     import checks
     import hierarchical_helpers
-    import hierarchical_helpers.notebook
 
     nb = jupytext.read(source)
     cells = code_cells(nb)
@@ -285,16 +285,6 @@ def run_worker(source: Path, seeds: list[int], out: Path, memo: bool) -> int:
     stats = Counter()
     memo_installed = False
 
-    harness_seed = {"value": None}
-    real_setup_page = hierarchical_helpers.notebook.setup_page
-
-    def setup_page(seed: int) -> int:
-        real_setup_page(seed=harness_seed["value"])
-        return harness_seed["value"]
-
-    hierarchical_helpers.setup_page = setup_page
-    hierarchical_helpers.notebook.setup_page = setup_page
-
     shell = InteractiveShell.instance()
     transformer = _Transformer()
     shell.ast_transformers.append(transformer)
@@ -305,7 +295,8 @@ def run_worker(source: Path, seeds: list[int], out: Path, memo: bool) -> int:
     key = fingerprint(source)
 
     for seed in seeds:
-        harness_seed["value"] = seed
+        # `from hierarchical_helpers import BOOK_SEED` in the page's set-up cell reads this.
+        hierarchical_helpers.BOOK_SEED = seed
         shell.reset(new_session=False)
         gc.collect()
         outcomes: dict[str, str] = {}
@@ -340,7 +331,10 @@ def run_worker(source: Path, seeds: list[int], out: Path, memo: bool) -> int:
                                          "error": _short(error) if error else None,
                                          "first_line": cell.source.strip().splitlines()[0][:100] if cell.source.strip() else ""}
             if setup_ok is None and "SEED" in shell.user_ns:
-                setup_ok = shell.user_ns["SEED"] == seed
+                # The set-up cell has run: a page's own seed (not BOOK_SEED) is replaced here, before
+                # any later cell draws from it.
+                shell.user_ns["SEED"] = seed
+                setup_ok = True
         transformer.cell_number = None
 
         raised_cells = {n for n, r in cell_results.items() if r["error"]}
@@ -532,7 +526,7 @@ def report_markdown(summary: dict, requested: int, memo: bool, not_run: list[str
         "",
         f"Written by `make robustness` (tools/robustness.py) on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC: "
         f"**N = {requested} seeds requested** (seeds 1..{requested}); each notebook's own number of runs is in "
-        "its heading. Each notebook was executed top to bottom at each seed (the page's `setup_page` seed "
+        "its heading. Each notebook was executed top to bottom at each seed (the page's `SEED` "
         "replaced, so every draw changes; a page's own simulated data set keeps its literal data seed), every claim-assert of its `remove-cell` cells "
         "recorded without stopping the run, and for an exercise every check case, public and hidden, run "
         "on the answer key's answers by the grader's checks runner.",
@@ -566,7 +560,7 @@ def report_markdown(summary: dict, requested: int, memo: bool, not_run: list[str
         lines += ["", f"## {name} ({entry['runs']} seeds)", ""]
         if entry["seed_not_applied"]:
             lines += [f"**The harness's seed did not reach this page** at seeds {_seeds_text(entry['seed_not_applied'])} "
-                      "(no `SEED = setup_page(...)`?): its results are not a seed study.", ""]
+                      "(no `SEED = BOOK_SEED`?): its results are not a seed study.", ""]
         if entry["checks"]:
             lines += ["Checks (each case of the exercise's check files, on the answer key's answers):", "",
                       "| question | case | hidden | failures / runs | rate | 95% interval | why (seeds) |",
