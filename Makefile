@@ -14,7 +14,8 @@
 #                      grade a folder of submissions, each in a bubblewrap sandbox (GRADING.md)
 #   make gradescope EXERCISE=name   the Gradescope autograder zip, _build/gradescope/<name>.zip
 #   make public        export what students may see into _build/public (a public repository's contents)
-#   make benchmark     measure execution cost cold and warm, and compare samplers (benchmarks/)
+#   make benchmark     measure execution cost cold and warm, compare samplers, and time the
+#                      slowest notebooks' path on a fresh simulated Colab (benchmarks/)
 #   make robustness [SEEDS=50] [ONLY="exercises/non-centred.md ..."]
 #                      rerun every page and answer key at N seeds: how often each check and claim holds
 #   make lock          re-resolve requirements.in into requirements.lock, environment.yml and

@@ -33,6 +33,8 @@ from pathlib import Path
 import yaml
 
 from book_layout import ROOT
+from colab_setup import release
+from export_public import export
 
 ENVIRONMENTS = ROOT / "_build" / "reader-environments"
 BINDER_CHECKOUT = ENVIRONMENTS / "binder-checkout"  # the reader's home folder on Binder
@@ -81,6 +83,16 @@ def _tracked_copy(target: Path) -> Path:
     return target
 
 
+def reader_home(home: Path) -> dict[str, str]:
+    """Environment variables that make `home` the reader's home folder. This machine's rustup
+    proxies (pip runs `rustc --version` for its user agent) keep their own home rather than
+    writing into the reader's."""
+    machine_home = Path.home()
+    return {"HOME": str(home),
+            "RUSTUP_HOME": os.environ.get("RUSTUP_HOME", str(machine_home / ".rustup")),
+            "CARGO_HOME": os.environ.get("CARGO_HOME", str(machine_home / ".cargo"))}
+
+
 def binder_environment() -> Path:
     """A fresh environment built from environment.yml and postBuild, as repo2docker builds it."""
     target = ENVIRONMENTS / "binder"
@@ -98,13 +110,10 @@ def binder_environment() -> Path:
     _uv_install(python, *pins)
     checkout = _tracked_copy(BINDER_CHECKOUT)
     # repo2docker runs postBuild in the checkout, which is the reader's home folder, with the
-    # environment's bin first on PATH. This machine's rustup proxies (pip runs `rustc --version`
-    # for its user agent) keep their own home rather than writing into the reader's.
-    home = Path.home()
+    # environment's bin first on PATH.
     subprocess.run(["bash", str(checkout / "postBuild")], cwd=checkout, check=True,
                    env={**os.environ, "PATH": f"{python.parent}:{os.environ['PATH']}", "PIP_QUIET": "1",
-                        "HOME": str(checkout), "RUSTUP_HOME": os.environ.get("RUSTUP_HOME", str(home / ".rustup")),
-                        "CARGO_HOME": os.environ.get("CARGO_HOME", str(home / ".cargo"))})
+                        **reader_home(checkout)})
     (target / ".built").write_text(key)
     return python
 
@@ -156,6 +165,40 @@ def colab_environment(name: str, setup_commands: list[str], imported=()) -> Path
     return python
 
 
+def setup_commands(nb) -> list[str]:
+    """The arguments of each `%pip install` of a notebook's Colab set-up cell."""
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "google.colab" in c.source)
+    return re.findall(r"^\s*%pip install (.*)$", cell.source, re.MULTILINE)
+
+
+def imported_modules(nb) -> set[str]:
+    """The top-level modules a notebook's code cells import."""
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    return set(re.findall(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", code, re.MULTILINE))
+
+
+def public_repository(target: Path) -> Path:
+    """A local stand-in for the book's public GitHub repository: what `make public` exports,
+    committed and tagged with the release the set-up cells name."""
+    shutil.rmtree(target, ignore_errors=True)
+    export(target)
+    _, tag = release()
+    for command in (["init", "--quiet"], ["add", "--all"], ["commit", "--quiet", "-m", "release"],
+                    ["tag", tag]):
+        subprocess.run(["git", "-c", "user.name=book", "-c", "user.email=book@localhost", *command],
+                       cwd=target, check=True, capture_output=True)
+    return target
+
+
+def student_environment(extra=None) -> dict:
+    """This process's environment without this machine's pip configuration (Colab has none)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "JUPYTER_PATH", "OPENBLAS"))}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    if "PIP_CERT" in os.environ:  # this machine's proxy certificate, without which PyPI does not answer
+        env["PIP_CERT"] = os.environ["PIP_CERT"]
+    return {**env, **(extra or {})}
+
+
 COLAB_STARTUP = '''
     """Simulated Colab kernel start-up (tests/reader_environments.py)."""
     import email.message
@@ -203,7 +246,7 @@ import PIL.Image  # noqa: F401
 }
 
 
-def colab_kernel(python: Path, home: Path, public_repository: Path, public_url: str, extra_env=None) -> Path:
+def colab_kernel(python: Path, home: Path, public_copy: Path, public_url: str, extra_env=None) -> Path:
     """A kernelspec folder for a simulated Colab kernel of `python`; returns the kernels folder."""
     fake_modules = home / "colab-modules"
     (fake_modules / "google" / "colab").mkdir(parents=True, exist_ok=True)  # `google` stays a namespace package
@@ -213,7 +256,7 @@ def colab_kernel(python: Path, home: Path, public_repository: Path, public_url: 
     startup = home / "ipython" / "profile_default" / "startup"
     startup.mkdir(parents=True, exist_ok=True)
     (startup / "00-colab.py").write_text(textwrap.dedent(COLAB_STARTUP).format(
-        fake_modules=str(fake_modules), raw=raw, repository=str(public_repository)))
+        fake_modules=str(fake_modules), raw=raw, repository=str(public_copy)))
     kernels = home / "kernels"
     (kernels / "colab-sim").mkdir(parents=True, exist_ok=True)
     (kernels / "colab-sim" / "kernel.json").write_text(json.dumps({
@@ -226,7 +269,7 @@ def colab_kernel(python: Path, home: Path, public_repository: Path, public_url: 
             "PIP_DISABLE_PIP_VERSION_CHECK": "1",
             # git fetches the book's public GitHub URL from the local copy.
             "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": f"url.{public_repository.as_uri()}.insteadOf",
+            "GIT_CONFIG_KEY_0": f"url.{public_copy.as_uri()}.insteadOf",
             "GIT_CONFIG_VALUE_0": public_url,
             **(extra_env or {}),
         },
@@ -246,21 +289,29 @@ def kernelspec(kernels: Path, name: str, python: Path, env: dict) -> Path:
 
 def execute_with_kernel(nb, python: Path, kernel_name: str, folder: Path, env: dict, *, timeout: int,
                         allow_errors: bool = False):
-    """Execute `nb` in place, in `folder`, with a kernel of `python` named `kernel_name`.
+    """Execute `nb` in place, in `folder`, with a kernel of `python` named `kernel_name`, whose
+    kernelspec (under ENVIRONMENTS/kernels) adds `env` to this process's environment."""
+    kernels = kernelspec(ENVIRONMENTS / "kernels", kernel_name, python, env)
+    return execute_in_kernels(nb, kernels, kernel_name, folder, timeout=timeout, allow_errors=allow_errors)
 
-    The kernelspec is written under ENVIRONMENTS/kernels and found through JUPYTER_PATH, which is
-    restored afterwards, so the test's own kernels stay what they were.
+
+def execute_in_kernels(nb, kernels: Path, kernel_name: str, folder: Path, *, timeout: int,
+                       allow_errors: bool = False, launch_env: dict | None = None):
+    """Execute `nb` in place, in `folder`, with the kernelspec `kernel_name` of the kernels folder
+    `kernels`; the kernel starts from `launch_env` (this process's environment if None) plus its
+    kernelspec's variables. Each cell's metadata records when it started and finished.
+
+    The kernelspec is found through JUPYTER_PATH, which is restored afterwards, so the test's own
+    kernels stay what they were.
     """
-    import os
-
     from nbclient import NotebookClient
 
-    kernels = kernelspec(ENVIRONMENTS / "kernels", kernel_name, python, env)
     old = os.environ.get("JUPYTER_PATH")
     os.environ["JUPYTER_PATH"] = os.pathsep.join([str(kernels.parent), old or ""])
     try:
-        NotebookClient(nb, kernel_name=kernel_name, timeout=timeout, allow_errors=allow_errors,
-                       resources={"metadata": {"path": str(folder)}}).execute()
+        NotebookClient(nb, kernel_name=kernel_name, timeout=timeout, allow_errors=allow_errors, record_timing=True,
+                       resources={"metadata": {"path": str(folder)}}).execute(
+            **({} if launch_env is None else {"env": launch_env}))
     finally:
         if old is None:
             os.environ.pop("JUPYTER_PATH")

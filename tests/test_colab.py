@@ -28,9 +28,9 @@ import nbformat
 import pytest
 
 from book_layout import ROOT, exercise_sources, repository
-from colab_setup import IMPORTED_AT_START, release
-from export_public import export
-from reader_environments import colab_environment, colab_kernel, setup_download_bytes
+from colab_setup import IMPORTED_AT_START
+from reader_environments import (colab_environment, colab_kernel, imported_modules, public_repository,
+                                 setup_commands, setup_download_bytes, student_environment)
 
 pytestmark = pytest.mark.slow
 
@@ -40,37 +40,8 @@ NOTEBOOKS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "chapters").g
 REPORT = ROOT / "_build" / "colab-report.md"
 
 
-def setup_commands(notebook: str) -> list[str]:
-    nb = nbformat.read(ROOT / notebook, as_version=4)
-    cell = next(c for c in nb.cells if c.cell_type == "code" and "google.colab" in c.source)
-    return re.findall(r"^\s*%pip install (.*)$", cell.source, re.MULTILINE)
-
-
-def imported_modules(notebook: str) -> set[str]:
-    code = "\n".join(c.source for c in nbformat.read(ROOT / notebook, as_version=4).cells if c.cell_type == "code")
-    return set(re.findall(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", code, re.MULTILINE))
-
-
-def public_repository(target: Path) -> Path:
-    """A local stand-in for the book's public GitHub repository: what `make public` exports,
-    committed and tagged with the release the set-up cells name."""
-    shutil.rmtree(target, ignore_errors=True)
-    export(target)
-    _, tag = release()
-    for command in (["init", "--quiet"], ["add", "--all"], ["commit", "--quiet", "-m", "release"],
-                    ["tag", tag]):
-        subprocess.run(["git", "-c", "user.name=book", "-c", "user.email=book@localhost", *command],
-                       cwd=target, check=True, capture_output=True)
-    return target
-
-
-def student_environment(extra=None) -> dict:
-    """The test process's environment without this machine's pip configuration (Colab has none)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "JUPYTER_PATH", "OPENBLAS"))}
-    env["PIP_CONFIG_FILE"] = os.devnull
-    if "PIP_CERT" in os.environ:  # this machine's proxy certificate, without which PyPI does not answer
-        env["PIP_CERT"] = os.environ["PIP_CERT"]
-    return {**env, **(extra or {})}
+def read(notebook: str):
+    return nbformat.read(ROOT / notebook, as_version=4)
 
 
 def run_nbval(notebooks: list[Path], kernels: Path, junit: Path) -> str:
@@ -113,13 +84,13 @@ def colab_runs(tmp_path_factory):
     public = public_repository(home / "public")
     groups: dict[tuple, list[str]] = {}
     for notebook in NOTEBOOKS:
-        groups.setdefault(tuple(setup_commands(notebook)), []).append(notebook)
+        groups.setdefault(tuple(setup_commands(read(notebook))), []).append(notebook)
     runs = {}
     report = ["# Simulated Colab: what each notebook's set-up cell costs", "",
               "| notebooks | download | install |", "|---|---:|---:|"]
     for number, (commands, members) in enumerate(groups.items()):
         python = colab_environment(f"group{number}", list(commands),
-                                   set().union(*(imported_modules(notebook) for notebook in members)))
+                                   set().union(*(imported_modules(read(notebook)) for notebook in members)))
         runtime = home / f"runtime{number}"
         kernels = colab_kernel(python, runtime, public, url)
         git = {k: v for k, v in (json.loads((kernels / "colab-sim" / "kernel.json").read_text())["env"]).items()
