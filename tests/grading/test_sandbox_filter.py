@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-import sandbox
+from grader import limits, sandbox
 
 I386 = 0x40000003
 AARCH64 = 0xC00000B7
@@ -73,7 +73,7 @@ def test_two_grading_runs_lease_different_sandbox_users(monkeypatch, tmp_path):
     first.release()
     third = sandbox._UserLeases()
     assert third.uid(0) in uids[:2]  # a released user is free again
-    monkeypatch.setattr(sandbox, "UID_RANGE", 5)
+    monkeypatch.setattr(limits, "SANDBOX_USERS", 5)
     with pytest.raises(OSError, match="in use by other grading runs"):
         for slot in range(5):
             second.uid(2 + slot)
