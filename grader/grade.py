@@ -31,7 +31,6 @@ exercise, and it fills the cache of compiled Python files the sandboxes then rea
 """
 from __future__ import annotations
 
-import argparse
 import ast
 import concurrent.futures
 import csv
