@@ -14,7 +14,7 @@ import pytest
 
 from book_layout import ROOT
 import published
-from grader import sandbox
+from grader import module_files, sandbox
 
 pytestmark = pytest.mark.slow  # grades notebooks in sandboxes
 
@@ -57,8 +57,8 @@ def run_autograder(autograder, tmp_path, nb) -> dict:
 
 def test_the_zip_holds_the_grader_and_the_checks_but_no_answer_key(autograder):
     names = set(zipfile.ZipFile(autograder).namelist())
-    assert {"setup.sh", "run_autograder", "requirements.lock", "grader/grade.py", "grader/sandbox.py",
-            "helpers/grader/sandbox_runner.py", "exercise/exercise.json", "helpers/pyproject.toml"} <= names
+    assert {"setup.sh", "run_autograder", "requirements.lock", "exercise/exercise.json", "helpers/pyproject.toml",
+            *(f"helpers/grader/{name}" for name in module_files())} <= names  # the whole package, installed by setup.sh
     assert {f"exercise/checks/q{n}.py" for n in range(1, 7)} <= names
     assert not any("solutions" in n or n.endswith(".md") for n in names)
     setup = zipfile.ZipFile(autograder).read("setup.sh").decode()
