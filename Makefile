@@ -56,11 +56,11 @@ exercises: $(READY)
 
 grade: $(READY)
 	@test -n "$(EXERCISE)" -a -n "$(SUBMISSIONS)" || (echo "usage: make grade EXERCISE=shrinkage-arithmetic SUBMISSIONS=path/to/folder [FRESH=1] [TIMEOUT=300] [JOBS=2] [UNISOLATED=1]"; exit 2)
-	$(BIN)/python tools/grade.py "$(EXERCISE)" "$(SUBMISSIONS)" $(if $(TIMEOUT),--timeout "$(TIMEOUT)") $(if $(JOBS),--jobs "$(JOBS)") $(if $(FRESH),--fresh) $(if $(UNISOLATED),--unisolated)
+	$(BIN)/book-grade grade "$(EXERCISE)" "$(SUBMISSIONS)" --book . $(if $(TIMEOUT),--timeout "$(TIMEOUT)") $(if $(JOBS),--jobs "$(JOBS)") $(if $(FRESH),--fresh) $(if $(UNISOLATED),--unisolated)
 
 gradescope: $(READY)
 	@test -n "$(EXERCISE)" || (echo "usage: make gradescope EXERCISE=shrinkage-arithmetic"; exit 2)
-	$(BIN)/python tools/gradescope.py build "$(EXERCISE)"
+	$(BIN)/book-grade gradescope "$(EXERCISE)" --book .
 
 public: $(READY)
 	$(BIN)/python tools/export_public.py

@@ -34,7 +34,7 @@ def built_student_site():
 def sandbox_here():
     """Skip a test that needs the bubblewrap sandbox where it cannot run, except in CI, which sets
     REQUIRE_BUBBLEWRAP=1 (.ci/run installs bubblewrap) and must not skip these tests."""
-    import sandbox
+    from grader import sandbox
 
     problem = sandbox.problem()
     if problem is not None:

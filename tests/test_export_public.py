@@ -111,3 +111,19 @@ def test_the_exports_exercise_notebooks_are_student_reader_notebooks(exported):
         assert published.glued_answers(source.stem), f"{source.stem}: no glued answer to look for"
         prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
         assert not published.glued_answers_shown(source.stem, prose), source.stem
+
+
+def test_the_public_pyproject_declares_no_grader_and_still_builds_the_helpers():
+    """grader/ is not exported: the public pyproject.toml declares neither its command nor its
+    extra (a script whose package is absent would install broken), and its package discovery
+    finds the helpers alone."""
+    import tomllib
+
+    ours = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    public = tomllib.loads(export_public.public_pyproject((ROOT / "pyproject.toml").read_text()))
+    assert ours["project"]["scripts"] == {"book-grade": "grader.cli:main"} and "grader" in ours["project"][
+        "optional-dependencies"]
+    assert "scripts" not in public["project"] and "optional-dependencies" not in public["project"]
+    assert public["project"] == {
+        k: v for k, v in ours["project"].items() if k not in ("scripts", "optional-dependencies")}
+    assert public["tool"] == ours["tool"]

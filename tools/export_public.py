@@ -45,8 +45,11 @@ import reader_notebooks  # noqa: E402
 from colab_setup import local_install_command  # noqa: E402
 
 OUT = ROOT / "_build" / "public"
-ROOT_FILES = ["pyproject.toml", "environment.yml", "requirements-nodeps.txt", "postBuild", "LICENSE", "LICENSE-CONTENT",
+ROOT_FILES = ["environment.yml", "requirements-nodeps.txt", "postBuild", "LICENSE", "LICENSE-CONTENT",
               "CITATION.cff"]
+# The grader (grader/, its `book-grade` command and the `grader` extra) is instructors' tooling
+# and is not exported: the public pyproject.toml leaves out these tables of this one.
+GRADER_TABLES = ("project.optional-dependencies", "project.scripts")
 # The public repository's GitHub Actions workflows, kept here and copied as they are.
 WORKFLOWS = ROOT / "publish" / "workflows"
 # In this repository jupytext pairs each chapter's MyST source with its executed notebook. The
@@ -150,6 +153,27 @@ def leaks(folder: Path) -> list[str]:
     return found
 
 
+def public_pyproject(text: str) -> str:
+    """This repository's pyproject.toml without GRADER_TABLES (each with the comment lines just
+    above its header): the public copy declares no command whose package it does not ship."""
+    kept: list[str] = []
+    dropping = False
+    for line in text.splitlines(keepends=True):
+        header = line.strip()
+        if header.startswith("[") and header.endswith("]"):
+            dropping = header.strip("[]").strip() in GRADER_TABLES
+            if dropping:
+                while kept and kept[-1].lstrip().startswith("#"):
+                    kept.pop()
+        if not dropping:
+            kept.append(line)
+    public = "".join(kept)
+    parsed = tomllib.loads(public)
+    if "scripts" in parsed["project"] or "optional-dependencies" in parsed["project"]:
+        raise SystemExit("the public pyproject.toml would still declare the grader")
+    return public
+
+
 def export(out: Path = OUT, build_site: bool = True) -> list[Path]:
     if out.exists():
         shutil.rmtree(out)
@@ -171,6 +195,7 @@ def export(out: Path = OUT, build_site: bool = True) -> list[Path]:
     shutil.copytree(ROOT / "hierarchical_helpers", out / "hierarchical_helpers", ignore=ignore)
     for name in ROOT_FILES:
         shutil.copy2(ROOT / name, out / name)
+    (out / "pyproject.toml").write_text(public_pyproject((ROOT / "pyproject.toml").read_text()))
     (out / "jupytext.toml").write_text(PUBLIC_JUPYTEXT)
     (out / "README.md").write_text(student_readme())
     shutil.copytree(WORKFLOWS, out / ".github" / "workflows")

@@ -12,8 +12,8 @@ For every chapter page and exercise (or the MyST sources named with --only) and 
   its cell, so the asserts after it are measured too. A cell that raises (a visible
   `assert_converged`, an error) is recorded and the run continues with the next cell;
 * for an exercise, the answer key's answers at that seed are exported with the grader's own
-  exporter (tools/answers.py) and every check, public and hidden, is run on them by the
-  grader's own checks runner (tools/checks.py, otter's test files), built from the source's
+  exporter (grader/answers.py) and every check, public and hidden, is run on them by the
+  grader's own checks runner (grader/checks.py, otter's test files), built from the source's
   raw cells as `make exercises` builds them. The keys are trusted: no sandbox.
 
 How the seed is varied. Every page has one visible seed, `SEED = BOOK_SEED` (or, with its reason
@@ -271,9 +271,9 @@ def run_worker(source: Path, seeds: list[int], out: Path, memo: bool) -> int:
     import matplotlib.pyplot as plt
     from IPython.core.interactiveshell import InteractiveShell
 
-    import answers
-    import checks
     import hierarchical_helpers
+
+    from grader import answers, checks, limits
 
     nb = jupytext.read(source)
     cells = code_cells(nb)
@@ -352,7 +352,7 @@ def run_worker(source: Path, seeds: list[int], out: Path, memo: bool) -> int:
         check_results = None
         if exercise:
             export = scratch / f"answers-{seed}.json"
-            answers.export(shell.user_ns, names, str(export))
+            answers.export(shell.user_ns, names, str(export), limits.answer_limits())
             check_results = checks.run_checks(export.read_text(), str(check_dir), str(public_dir))
             export.unlink()
 

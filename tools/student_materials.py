@@ -22,10 +22,10 @@ for notebook-metadata tests (`metadata.otter.tests`, one test file's text per qu
 exists (the public repository's checkout on Binder, or Colab after its set-up cell downloaded the
 checks), and otherwise finds the notebook in its working folder and reads the checks from it: a
 notebook downloaded into a folder of its own checks itself with no other file. The grader
-(tools/grade.py) rebuilds a submission from its cells' sources and brings its own checks, so what
+(grader/grade.py) rebuilds a submission from its cells' sources and brings its own checks, so what
 a submitted notebook's metadata holds never reaches a score.
 
-Products (all committed except the autograder, which is built by tools/grade.py):
+Products (all committed except the autograder, which is built by grader/gradescope.py):
   exercises/<name>.ipynb          student notebook: no solution code, text, output or hidden check
   exercises/tests/<name>/q*.py    public checks, read by the student notebook
   solutions/tests/<name>/q*.py    public and hidden checks: the answer key and the autograder

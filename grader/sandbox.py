@@ -25,7 +25,7 @@ Two ways to get there, chosen automatically:
     installed under /root), and before anything else runs, `setpriv` switches to a dedicated user
     which owns nothing on the machine. Each slot (sandboxes running at the same time) of each
     grading run leases its own user from SANDBOX_UID (default 65432, or $GRADER_SANDBOX_UID)
-    upwards: the first of UID_RANGE users whose lock file (in LOCK_DIR) no other process holds
+    upwards: the first of SANDBOX_USERS (grader/limits.py) users whose lock file (in LOCK_DIR) no other process holds
     locked and which runs no process. So two grading runs at once never share a user, and one
     run's processes never count against another's process limit;
   * run as an ordinary user (an instructor's laptop): bubblewrap makes a user namespace, which
@@ -47,6 +47,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from grader import limits as _limits
+
 BWRAP = os.environ.get("GRADER_BWRAP") or "bwrap"
 SANDBOX_UID = int(os.environ.get("GRADER_SANDBOX_UID", "65432"))
 HOME = "/home/student"  # the submission's working folder inside the sandbox
@@ -54,21 +56,20 @@ GRADER_DIR = "/grader"  # the grader's own read-only files inside the sandbox
 INSTALL_HINT = ("Install bubblewrap (Debian/Ubuntu: `sudo apt-get install -y bubblewrap`; Fedora: "
                 "`sudo dnf install bubblewrap`), or grade without isolation, trusting every submission, "
                 "with UNISOLATED=1 (`--unisolated`).")
-UID_RANGE = 256
 LOCK_DIR = Path(os.environ.get("GRADER_LOCK_DIR") or Path(tempfile.gettempdir()) / "grader-sandbox-users")
-GIB = 1 << 30
-MIB = 1 << 20
 
 
 @dataclasses.dataclass
 class Limits:
-    memory: int = 4 * GIB  # address space per process, and resident memory of the whole tree
-    processes: int = 256  # processes and threads of the sandbox's user
-    file_size: int = 256 * MIB  # largest file a process may write (also caps the output)
-    home_size: int = 256 * MIB  # the writable home folder, in memory
-    tmp_size: int = 512 * MIB  # /tmp, in memory
-    shm_size: int = 64 * MIB  # /dev/shm, in memory
-    open_files: int = 1024
+    """One sandbox's limits: by default grader/limits.py's."""
+
+    memory: int = _limits.SANDBOX_MEMORY  # address space per process, and resident memory of the whole tree
+    processes: int = _limits.SANDBOX_PROCESSES  # processes and threads of the sandbox's user
+    file_size: int = _limits.SANDBOX_FILE_SIZE  # largest file a process may write (also caps the output)
+    home_size: int = _limits.SANDBOX_HOME_SIZE  # the writable home folder, in memory
+    tmp_size: int = _limits.SANDBOX_TMP_SIZE  # /tmp, in memory
+    shm_size: int = _limits.SANDBOX_SHM_SIZE  # /dev/shm, in memory
+    open_files: int = _limits.SANDBOX_OPEN_FILES
 
 
 @dataclasses.dataclass
@@ -186,7 +187,7 @@ class _UserLeases:
                 return self.held[slot][0]
             LOCK_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
             taken = {uid for uid, _ in self.held.values()}
-            for uid in range(SANDBOX_UID, SANDBOX_UID + UID_RANGE):
+            for uid in range(SANDBOX_UID, SANDBOX_UID + _limits.SANDBOX_USERS):
                 if uid in taken:
                     continue
                 fd = os.open(LOCK_DIR / f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -200,7 +201,7 @@ class _UserLeases:
                     continue
                 self.held[slot] = (uid, fd)
                 return uid
-        raise OSError(f"all {UID_RANGE} sandbox users from {SANDBOX_UID} are in use by other grading runs "
+        raise OSError(f"all {_limits.SANDBOX_USERS} sandbox users from {SANDBOX_UID} are in use by other grading runs "
                       f"(lock files in {LOCK_DIR}); wait for one to end, or set GRADER_SANDBOX_UID to "
                       "another range")
 
@@ -257,7 +258,7 @@ class _Runner:
                    env: dict[str, str] | None, private: Path, extra_processes: int) -> Result:
         out_path, err_path = private / "out", private / "err"
         started = time.monotonic()
-        cpu_seconds = int(timeout) * (os.cpu_count() or 1) + 60
+        cpu_seconds = int(timeout) * (os.cpu_count() or 1) + _limits.CPU_SECONDS_MARGIN
         try:
             with open(out_path, "wb") as out, open(err_path, "wb") as err:
                 process = subprocess.Popen(
@@ -283,7 +284,7 @@ class _Runner:
         watch.kill_all()
         process.wait()
         output = out_path.read_bytes()[: self.limits.file_size]
-        log = err_path.read_bytes()[-8000:].decode(errors="replace")
+        log = err_path.read_bytes()[-_limits.SANDBOX_LOG_BYTES:].decode(errors="replace")
         return Result(None if (timed_out or out_of_memory) else process.returncode, output, log,
                       time.monotonic() - started, timed_out=timed_out, out_of_memory=out_of_memory)
 
@@ -563,7 +564,7 @@ def problem() -> str | None:
     if architecture_problem():
         return architecture_problem()
     trial = Sandbox(python_roots())
-    result = trial.run([sys.executable, "-c", "print('ok')"], timeout=60)
+    result = trial.run([sys.executable, "-c", "print('ok')"], timeout=_limits.SANDBOX_CHECK_SECONDS)
     trial.leases.release()
     if result.output.strip() != b"ok":
         return (f"bubblewrap is installed but could not make a sandbox here ({result.log.strip()[-300:]}). "

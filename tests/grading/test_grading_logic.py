@@ -11,7 +11,7 @@ import time
 import pytest
 
 from book_layout import ROOT
-import grade
+from grader import checks, grade, limits
 
 EXERCISE = "shrinkage-arithmetic"
 
@@ -54,8 +54,8 @@ def test_past_the_caps_a_clear_final_row(tmp_path):
     large.write_text(notebook("!true\n" * 499 + "a = 1\n" * 50_000))
     grader = grade.Grader.__new__(grade.Grader)  # only what `grade` needs before the sandbox
     grader.questions = ["q1"]
-    for path, reason in ((many, f"it has more than {grade.MAX_CELLS} cells"),
-                         (large, f"a cell has more than {grade.MAX_CELL_CHARS} characters")):
+    for path, reason in ((many, f"it has more than {limits.MAX_CELLS} cells"),
+                         (large, f"a cell has more than {limits.MAX_CELL_CHARS} characters")):
         started = time.monotonic()
         graded = grader.grade(path)
         assert time.monotonic() - started < 30
@@ -66,11 +66,11 @@ def test_past_the_caps_a_clear_final_row(tmp_path):
 def test_a_slow_or_failing_analysis_is_a_row_retried_once(tmp_path, monkeypatch):
     path = tmp_path / "slow.ipynb"
     path.write_text(notebook("x = 1"))
-    monkeypatch.setattr(grade, "ANALYSIS_SECONDS", 0.01)
+    monkeypatch.setattr(limits, "ANALYSIS_SECONDS", 0.01)
     with pytest.raises(grade.NotAnalysed, match="time"):
         grade.prepare(path)
-    monkeypatch.setattr(grade, "ANALYSIS_SECONDS", 60)
-    monkeypatch.setattr(grade, "ANALYSIS_MEMORY", 64 << 20)  # too little to start Python's imports
+    monkeypatch.setattr(limits, "ANALYSIS_SECONDS", 60)
+    monkeypatch.setattr(limits, "ANALYSIS_MEMORY", 64 << 20)  # too little to start Python's imports
     with pytest.raises(grade.NotAnalysed, match="failed"):
         grade.prepare(path)
     assert grade.NOT_ANALYSED in grade.TRANSIENT
@@ -124,9 +124,7 @@ def test_the_table_keeps_one_row_per_file_across_runs(tmp_path):
 def test_each_question_is_checked_on_its_own_snapshot():
     """A later cell that reuses a name changes the final state, not the answer a question's check
     saw; a question whose check never ran is graded on the final state."""
-    import checks
-
-    exercise = grade.Exercise.from_repository(EXERCISE, ROOT)
+    exercise = grade.Exercise.from_book(EXERCISE, ROOT)
     snapshot = json.dumps({"format": 1, "answers": {"choate_reduction_percent": {"kind": "float", "value": "90.0"}}})
     final = json.dumps({"format": 1, "answers": {"choate_reduction_percent": {"kind": "str", "value": "a label"}}})
     on_snapshot = checks.run_checks(final, str(exercise.checks), str(exercise.public_checks), {"q5": snapshot})

@@ -1,13 +1,13 @@
 """The Gradescope autograder: the same sandboxed grading, for courses larger than one machine.
 
-Usage: python tools/gradescope.py build EXERCISE [--out ZIP]   (run by `make gradescope EXERCISE=...`)
-       python grader/gradescope.py run                        (inside the autograder, by run_autograder)
+Usage: book-grade gradescope EXERCISE [--book PATH] [--out ZIP]   (run by `make gradescope EXERCISE=...`)
+       book-grade gradescope-run                        (inside the autograder, by run_autograder)
 
-`build` writes _build/gradescope/<exercise>.zip, to upload as a Gradescope "autograder" (its
+`build` writes <book>/_build/gradescope/<exercise>.zip, to upload as a Gradescope "autograder" (its
 hidden checks make it instructors-only, like solutions/). Its `setup.sh`, run once by Gradescope
 when it builds the image, installs bubblewrap and this book's exact environment (Python 3.13 and
-requirements.lock, by uv) and the helper package. Its `run_autograder`, run for each submission,
-grades the submitted notebook exactly as `make grade` does (tools/grade.py: a bubblewrap sandbox,
+requirements.lock, by uv), the helper package and this grader package. Its `run_autograder`, run for each submission,
+grades the submitted notebook exactly as `make grade` does (grader/grade.py: a bubblewrap sandbox,
 answers exported as plain data, every check run outside it) and writes Gradescope's
 results/results.json: the score (capped at the points possible), the row's message, and one
 test per check case. Public cases show their fixed message; hidden cases show only pass or fail,
@@ -22,19 +22,15 @@ its Python the environment setup.sh made, or $GRADER_PYTHON.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-GRADER_FILES = ["gradescope.py", "grade.py", "checks.py", "answers.py", "sandbox.py", "sandbox_runner.py"]
-DEFAULT_TIMEOUT = 300
+from grader import grade, limits, module_files, sandbox
 
 SETUP = """\
 #!/usr/bin/env bash
@@ -48,7 +44,7 @@ python3 -m pip install --break-system-packages "{uv}" || python3 -m pip install 
 python3 -m uv python install 3.13
 python3 -m uv venv --python 3.13 .venv
 python3 -m uv pip sync --python .venv/bin/python requirements.lock
-python3 -m uv pip install --python .venv/bin/python --no-deps ./helpers
+python3 -m uv pip install --python .venv/bin/python --no-deps ./helpers  # the helpers and this grader
 .venv/bin/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ipykernel)"
 # Compiled once here, read-only for every sandbox afterwards.
 .venv/bin/python -m compileall -q -j 0 .venv/lib || true
@@ -59,29 +55,32 @@ RUN_AUTOGRADER = """\
 # Gradescope runs this, as root, for each submission: grade it and write results/results.json.
 ROOT="${GRADESCOPE_ROOT:-/autograder}"
 PYTHON="${GRADER_PYTHON:-$ROOT/source/.venv/bin/python}"
-exec "$PYTHON" "$ROOT/source/grader/gradescope.py" run --root "$ROOT"
+# The grader's command, installed beside that Python by setup.sh (from this zip's helpers/).
+exec "$(dirname "$PYTHON")/book-grade" gradescope-run --root "$ROOT"
 """
 
 
-def build(exercise_name: str, out: Path | None = None, unisolated: bool = False, timeout: int = DEFAULT_TIMEOUT) -> Path:
-    from book_layout import ROOT, read_lock
-
-    import grade
-
-    exercise = grade.Exercise.from_repository(exercise_name, ROOT)
-    out = out or ROOT / "_build" / "gradescope" / f"{exercise_name}.zip"
+def build(exercise_name: str, book: Path, out: Path | None = None, unisolated: bool = False,
+          timeout: int = limits.DEFAULT_TIMEOUT) -> Path:
+    """The autograder zip of one exercise of the book in the folder `book`."""
+    exercise = grade.Exercise.from_book(exercise_name, book)
+    lock = book / "requirements.lock"
+    uv = re.search(r"^uv==(\S+)", lock.read_text(), re.M) if lock.exists() else None
+    if uv is None:
+        raise SystemExit(f"{lock} does not pin uv (uv==...): the autograder installs the environment with it.")
+    out = out or book / "_build" / "gradescope" / f"{exercise_name}.zip"
     out.parent.mkdir(parents=True, exist_ok=True)
     files: dict[str, bytes] = {
-        "setup.sh": SETUP.format(uv=f"uv=={read_lock()['uv']}").encode(),
+        "setup.sh": SETUP.format(uv=uv.group(0)).encode(),
         "run_autograder": RUN_AUTOGRADER.encode(),
-        "requirements.lock": (ROOT / "requirements.lock").read_bytes(),
-        "helpers/pyproject.toml": (ROOT / "pyproject.toml").read_bytes(),
+        "requirements.lock": lock.read_bytes(),
+        "helpers/pyproject.toml": (book / "pyproject.toml").read_bytes(),
         "exercise/exercise.json": json.dumps({"name": exercise_name, "timeout": timeout,
                                               "unisolated": unisolated}).encode(),
     }
-    for name in GRADER_FILES:
-        files[f"grader/{name}"] = (ROOT / "tools" / name).read_bytes()
-    for path in sorted((ROOT / "hierarchical_helpers").glob("*.py")):
+    for name, path in module_files().items():
+        files[f"helpers/grader/{name}"] = path.read_bytes()
+    for path in sorted((book / "hierarchical_helpers").glob("*.py")):
         files[f"helpers/hierarchical_helpers/{path.name}"] = path.read_bytes()
     for path in sorted(exercise.checks.glob("q*.py")):
         files[f"exercise/checks/{path.name}"] = path.read_bytes()
@@ -118,9 +117,6 @@ def results(grader, graded, note: str = "") -> dict:
 
 
 def run(root: Path) -> int:
-    import grade
-    import sandbox
-
     source = root / "source"
     config = json.loads((source / "exercise" / "exercise.json").read_text())
     exercise = grade.Exercise(config["name"], source / "exercise" / "checks", source / "exercise" / "public",
@@ -143,7 +139,7 @@ def run(root: Path) -> int:
                    "resubmit afterwards."})
             return 0
     runner = grade.make_runner(bool(config.get("unisolated")), grade.readable_roots(), grade.sandbox_environment())
-    grader = grade.Grader(exercise, runner, int(config.get("timeout", DEFAULT_TIMEOUT)))
+    grader = grade.Grader(exercise, runner, int(config.get("timeout", limits.DEFAULT_TIMEOUT)))
     notebooks = sorted(p for p in (root / "submission").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
     preferred = [p for p in notebooks if p.name == f"{config['name']}.ipynb"]
     if not notebooks:
@@ -156,25 +152,3 @@ def run(root: Path) -> int:
         graded = grader.grade(chosen)  # one retry for a failure of the grader itself
     write(results(grader, graded, note))
     return 0
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    making = commands.add_parser("build", help="write the autograder zip")
-    making.add_argument("exercise")
-    making.add_argument("--out", type=Path)
-    making.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT)
-    making.add_argument("--unisolated", action="store_true", help="run submissions WITHOUT a sandbox")
-    running = commands.add_parser("run", help="grade /autograder/submission (inside Gradescope)")
-    running.add_argument("--root", type=Path, default=Path(os.environ.get("GRADESCOPE_ROOT", "/autograder")))
-    args = parser.parse_args(argv)
-    if args.command == "build":
-        out = build(args.exercise, args.out, args.unisolated, args.timeout)
-        print(f"Gradescope autograder: {out} (it holds the hidden checks: instructors only)")
-        return 0
-    return run(args.root)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

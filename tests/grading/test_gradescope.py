@@ -7,13 +7,14 @@ import os
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import nbformat
 import pytest
 
 from book_layout import ROOT
 import published
-import sandbox
+from grader import module_files, sandbox
 
 pytestmark = pytest.mark.slow  # grades notebooks in sandboxes
 
@@ -23,7 +24,7 @@ EXERCISE = "shrinkage-arithmetic"
 @pytest.fixture(scope="module")
 def autograder(tmp_path_factory):
     out = tmp_path_factory.mktemp("gradescope") / f"{EXERCISE}.zip"
-    built = subprocess.run([sys.executable, str(ROOT / "tools" / "gradescope.py"), "build", EXERCISE, "--out", str(out),
+    built = subprocess.run([str(Path(sys.executable).parent / "book-grade"), "gradescope", EXERCISE, "--book", str(ROOT), "--out", str(out),
                             "--timeout", "120"], capture_output=True, text=True)
     assert built.returncode == 0, built.stdout + built.stderr
     return out
@@ -56,8 +57,8 @@ def run_autograder(autograder, tmp_path, nb) -> dict:
 
 def test_the_zip_holds_the_grader_and_the_checks_but_no_answer_key(autograder):
     names = set(zipfile.ZipFile(autograder).namelist())
-    assert {"setup.sh", "run_autograder", "requirements.lock", "grader/grade.py", "grader/sandbox.py",
-            "grader/sandbox_runner.py", "exercise/exercise.json", "helpers/pyproject.toml"} <= names
+    assert {"setup.sh", "run_autograder", "requirements.lock", "exercise/exercise.json", "helpers/pyproject.toml",
+            *(f"helpers/grader/{name}" for name in module_files())} <= names  # the whole package, installed by setup.sh
     assert {f"exercise/checks/q{n}.py" for n in range(1, 7)} <= names
     assert not any("solutions" in n or n.endswith(".md") for n in names)
     setup = zipfile.ZipFile(autograder).read("setup.sh").decode()

@@ -11,19 +11,21 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-import answers
-import sandbox_runner
+from grader import answers, limits, sandbox_runner
+
+LIMITS = limits.answer_limits()
 
 
-def export(namespace: dict, names: list[str], path) -> str:
+def export(namespace: dict, names: list[str], path, export_limits: dict = LIMITS) -> str:
     """Run the runner's export code in `namespace`, as the kernel does, and return the file's text."""
-    code = sandbox_runner.EXPORT_CODE.format(source=open(answers.__file__).read(), names=names, path=str(path))
+    code = sandbox_runner.EXPORT_CODE.format(source=open(answers.__file__).read(), names=names, path=str(path),
+                                             limits=export_limits)
     exec(code, namespace)
     return path.read_text()
 
 
 def roundtrip(values: dict, tmp_path) -> dict:
-    return answers.read(export(dict(values), list(values), tmp_path / "answers.json"), list(values))
+    return answers.read(export(dict(values), list(values), tmp_path / "answers.json"), list(values), LIMITS)
 
 
 def test_every_supported_kind_comes_back_equal(tmp_path):
@@ -63,7 +65,7 @@ def test_every_supported_kind_comes_back_equal(tmp_path):
 
 def test_other_types_and_undefined_names_are_named_not_exported(tmp_path):
     back = answers.read(export({"f": len, "obj": object()}, ["f", "obj", "never"], tmp_path / "a.json"),
-                        ["f", "obj", "never"])
+                        ["f", "obj", "never"], LIMITS)
     assert isinstance(back["f"], answers.Unsupported) and back["f"].type_name == "builtins.builtin_function_or_method"
     assert back["obj"].reason == "unsupported" and back["never"] is answers.MISSING
 
@@ -75,7 +77,7 @@ def test_export_survives_a_notebook_that_shadows_builtins_and_moves(tmp_path, mo
     monkeypatch.chdir(elsewhere)
     namespace = {"open": "mine", "json": 1, "np": None, "str": int, "list": "no", "answer": 42}
     text = export(namespace, ["answer"], target)
-    assert answers.read(text, ["answer"]) == {"answer": 42}
+    assert answers.read(text, ["answer"], LIMITS) == {"answer": 42}
     assert os.getcwd() == str(elsewhere)
 
 
@@ -96,14 +98,14 @@ def _npy(array) -> str:
     "not even a node",
 ])
 def test_a_hostile_export_is_unreadable_not_dangerous(node):
-    back = answers.read(json.dumps({"format": answers.FORMAT, "answers": {"x": node}}), ["x"])
+    back = answers.read(json.dumps({"format": answers.FORMAT, "answers": {"x": node}}), ["x"], LIMITS)
     assert isinstance(back["x"], answers.Unsupported) and back["x"].reason == "unreadable"
 
 
 def test_broken_files_are_unreadable():
     nested = "[" * 100_000 + "]" * 100_000
     for text in ["", "not json", "[]", json.dumps({"format": 99, "answers": {}}), nested]:
-        back = answers.read(text, ["x"])
+        back = answers.read(text, ["x"], LIMITS)
         assert isinstance(back["x"], answers.Unsupported)
 
 
@@ -139,14 +141,11 @@ def test_float32_and_exact_numbers_are_read_as_written(tmp_path):
     assert back["fraction_array"].tolist() == [0.25, 2.0]
 
 
-def test_an_oversized_answer_costs_the_others_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(answers, "MAX_BYTES", 1000)  # the export runs the module's source: patch it there
-    source = open(answers.__file__).read().replace("MAX_BYTES = 64 * 1024 * 1024", "MAX_BYTES = 1000")
+def test_an_oversized_answer_costs_the_others_nothing(tmp_path):
+    small_budget = {**LIMITS, "array_bytes": 1000}  # the limits travel with the job into the sandbox
     namespace = {"huge": np.zeros(1000), "small": pd.Series(np.arange(8.0)), "also": np.arange(3)}
-    code = sandbox_runner.EXPORT_CODE.format(source=source, names=["also", "huge", "small"],
-                                             path=str(tmp_path / "a.json"))
-    exec(code, namespace)
-    back = answers.read((tmp_path / "a.json").read_text(), ["also", "huge", "small"])
+    text = export(namespace, ["also", "huge", "small"], tmp_path / "a.json", small_budget)
+    back = answers.read(text, ["also", "huge", "small"], small_budget)
     assert back["huge"].reason == "too large"
     assert back["small"].tolist() == list(range(8)) and back["also"].tolist() == [0, 1, 2]
 

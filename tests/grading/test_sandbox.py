@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from book_layout import ROOT
-import grade
-import sandbox
+from grader import grade
+from grader import sandbox
 
 pytestmark = pytest.mark.usefixtures("sandbox_here")
 

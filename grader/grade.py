@@ -1,21 +1,21 @@
 """Grade a folder of submitted notebooks for one exercise into a score table, without trusting them.
 
-Usage: python tools/grade.py EXERCISE SUBMISSIONS_DIR [--out scores.csv] [--timeout SECONDS] [--jobs N]
-                             [--fresh] [--unisolated]
-       (or `make grade EXERCISE=shrinkage-arithmetic SUBMISSIONS=path/to/folder [FRESH=1] [TIMEOUT=300]
-        [JOBS=2] [UNISOLATED=1]`)
+Usage: book-grade grade EXERCISE SUBMISSIONS_DIR [--book PATH] [--out scores.csv] [--timeout SECONDS]
+                         [--jobs N] [--fresh] [--unisolated]
+       (or, in the book, `make grade EXERCISE=shrinkage-arithmetic SUBMISSIONS=path/to/folder [FRESH=1]
+        [TIMEOUT=300] [JOBS=2] [UNISOLATED=1]`)
 
 For each submission:
   1. the file is read as data (never followed through a link) and rebuilt as a clean notebook
      from its cells' sources: no outputs, no metadata, the Python 3 kernel whatever it named;
-  2. the notebook runs top to bottom in a bubblewrap sandbox (tools/sandbox.py: no network,
+  2. the notebook runs top to bottom in a bubblewrap sandbox (grader/sandbox.py: no network,
      nothing of the machine visible but the Python installation, an unprivileged user, limits on
      memory, processes, CPU time and file size, every process killed at the end) holding only a
      copy of it and the exercise's public checks; the variables a question's checks take are
-     exported as plain data (tools/answers.py, never pickle) right after that question's check
+     exported as plain data (grader/answers.py, never pickle) right after that question's check
      cell runs, and all of them once more at the end, for questions whose check cell never ran;
   3. every check, public and hidden, runs outside the sandbox in a fresh process on that data
-     (tools/checks.py). Nothing the notebook did to its own kernel or files can change a score,
+     (grader/checks.py). Nothing the notebook did to its own kernel or files can change a score,
      and a score never exceeds the points possible.
 
 Every file in the folder gets one row: points per question, total, status and a message in words a
@@ -31,7 +31,6 @@ exercise, and it fills the cache of compiled Python files the sandboxes then rea
 """
 from __future__ import annotations
 
-import argparse
 import ast
 import concurrent.futures
 import csv
@@ -48,35 +47,23 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import checks as checks_module  # noqa: E402
-import sandbox  # noqa: E402
+from grader import SANDBOX_MODULES, limits, module_files, sandbox
+from grader import checks as checks_module
 
-TOOLS = Path(__file__).resolve().parent
-DEFAULT_TIMEOUT = 300  # seconds per submission; the slowest answer key runs in well under a minute
 # The grader's own seed, not the book's: the sandbox seeds `random` and NumPy's global generator
 # with it before a submission's first cell, so a draw with no seed of its own grades the same
 # every time it is graded.
 GRADER_SEED = 20261122
-MAX_NOTEBOOK_BYTES = 100 << 20
-MAX_REPORT_BYTES = 240 << 20  # the runner's report: exported answers (64 MiB of arrays) and snapshots (48 MiB)
-STARTUP_SECONDS = 90  # on top of the notebook's time: sandbox, runner and kernel start, export
 # Reading and analysing a submission happens outside the sandbox, in a process of its own with
-# these limits; a notebook past the caps is not graded (honest notebooks are far below them).
-ANALYSIS_SECONDS = 60
-ANALYSIS_MEMORY = 4 << 30
-MAX_CELLS = 2000
-MAX_CELL_CHARS = 200_000
-ESCAPE_BUDGET = 200_000  # IPython re-reads a cell once per escape (!, %): escapes x characters
-MAX_ESCAPES = 100  # per cell, analysed by IPython (it gives up at 500)
+# limits (grader/limits.py); a notebook past the caps is not graded.
 
 GRADED, NOT_GRADED, TIMED_OUT, GRADER_ERROR = "graded", "not graded", "timed out", "grader error"
 NOT_ANALYSED = "not analysed"  # retried once; a second failure makes the row final ("not graded")
 TRANSIENT = {TIMED_OUT, GRADER_ERROR, NOT_ANALYSED}  # retried when the command runs again
 ANALYSIS_PROBLEMS = {  # why a notebook could not be analysed; final ones are not retried
-    "cells": (f"it has more than {MAX_CELLS} cells", True),
-    "cell size": (f"a cell has more than {MAX_CELL_CHARS} characters", True),
-    "time": (f"reading it took more than {ANALYSIS_SECONDS} s", False),
+    "cells": (f"it has more than {limits.MAX_CELLS} cells", True),
+    "cell size": (f"a cell has more than {limits.MAX_CELL_CHARS} characters", True),
+    "time": (f"reading it took more than {limits.ANALYSIS_SECONDS} s", False),
     "failed": ("reading it failed or needed too much memory", False),
 }
 
@@ -129,7 +116,7 @@ def message(key: str, **fields) -> str:
 
 @dataclasses.dataclass
 class Exercise:
-    """Where an exercise's graded material lives (the repository, or a Gradescope zip)."""
+    """Where an exercise's graded material lives (a book's folder, or a Gradescope zip)."""
 
     name: str
     checks: Path  # all checks, public and hidden
@@ -138,9 +125,13 @@ class Exercise:
     key: Path | None = None  # the answer key
 
     @classmethod
-    def from_repository(cls, name: str, root: Path) -> "Exercise":
+    def from_book(cls, name: str, root: Path) -> "Exercise":
+        """An exercise of the book whose folder is `root`: its checks as `make exercises` writes them."""
         checks = root / "solutions" / "tests" / name
         if not checks.is_dir():
+            if not (root / "solutions" / "tests").is_dir():
+                raise SystemExit(f"{root} holds no exercise checks (solutions/tests/): pass the book's folder "
+                                 "with --book, or run `make exercises` there first.")
             known = sorted(p.name for p in (root / "solutions" / "tests").iterdir() if p.is_dir())
             raise SystemExit(f"Unknown exercise '{name}'. Exercises: {', '.join(known)}. "
                              "If you edited an exercise, run `make exercises` first.")
@@ -210,13 +201,14 @@ def prepare(path: Path):
     import subprocess
 
     def limit():
-        resource.setrlimit(resource.RLIMIT_AS, (ANALYSIS_MEMORY, ANALYSIS_MEMORY))
+        resource.setrlimit(resource.RLIMIT_AS, (limits.ANALYSIS_MEMORY, limits.ANALYSIS_MEMORY))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
-    code = "import sys; sys.path.insert(0, sys.argv[1]); import grade; grade._analysis_child(sys.argv[2])"
+    code = "import sys; from grader import grade; grade._analysis_child(sys.argv[1])"
     try:
-        done = subprocess.run([sys.executable, "-c", code, str(TOOLS), os.fsdecode(path)], capture_output=True,
-                              timeout=ANALYSIS_SECONDS, preexec_fn=limit, stdin=subprocess.DEVNULL)
+        # -P: the working folder is not put on the module path (the grader's package is the installed one).
+        done = subprocess.run([sys.executable, "-P", "-c", code, os.fsdecode(path)], capture_output=True,
+                              timeout=limits.ANALYSIS_SECONDS, preexec_fn=limit, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         raise NotAnalysed("time") from None
     try:
@@ -258,7 +250,7 @@ def _analysis_child(path: str) -> None:
 
 def read_submission(path: Path):
     """A clean notebook (cells' sources only) from a submitted file, or None if it is not one.
-    Raises NotAnalysed for a notebook past the caps (MAX_CELLS, MAX_CELL_CHARS)."""
+    Raises NotAnalysed for a notebook past the caps (limits.MAX_CELLS, limits.MAX_CELL_CHARS)."""
     import nbformat
 
     try:
@@ -268,8 +260,8 @@ def read_submission(path: Path):
     with os.fdopen(fd, "rb") as f:
         if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
             return None
-        raw = f.read(MAX_NOTEBOOK_BYTES + 1)
-    if len(raw) > MAX_NOTEBOOK_BYTES:
+        raw = f.read(limits.MAX_NOTEBOOK_BYTES + 1)
+    if len(raw) > limits.MAX_NOTEBOOK_BYTES:
         return None
     try:
         text = raw.decode("utf-8")
@@ -280,11 +272,11 @@ def read_submission(path: Path):
         found = data.get("cells") if isinstance(data.get("cells"), list) else [
             c for sheet in data.get("worksheets") or [] if isinstance(sheet, dict)
             for c in (sheet.get("cells") if isinstance(sheet.get("cells"), list) else [])]
-        if len(found) > MAX_CELLS:
+        if len(found) > limits.MAX_CELLS:
             raise NotAnalysed("cells")
         for cell in found:
             source = cell.get("source", cell.get("input", "")) if isinstance(cell, dict) else ""
-            if isinstance(source, (str, list)) and sum(map(len, source)) > MAX_CELL_CHARS:
+            if isinstance(source, (str, list)) and sum(map(len, source)) > limits.MAX_CELL_CHARS:
                 raise NotAnalysed("cell size")
     try:
         nb = nbformat.reads(text, as_version=4)
@@ -325,7 +317,7 @@ def analyse(nb) -> list[Cell]:
         defines, syntax_error = set(), False
         escapes = len(re.findall(r"^\s*[!%?]|=\s*[!%]|\?\s*$", cell.source, re.M))
         try:
-            if escapes > MAX_ESCAPES or escapes * len(cell.source) > ESCAPE_BUDGET:
+            if escapes > limits.MAX_ESCAPES or escapes * len(cell.source) > limits.ESCAPE_BUDGET:
                 # IPython's transformer would take minutes (or give up after 500 escapes): the
                 # kernel will say whether the cell runs; here, its plain assignments only.
                 raise _Unknown
@@ -411,10 +403,10 @@ class Grader:
         home_files = {"submission.ipynb": nbformat.writes(nb).encode(),
                       **{f"tests/{self.exercise.name}/{name}": data for name, data in self.public_files.items()}}
         job = {"notebook": "submission.ipynb", "names": self.variables, "timeout": self.timeout, "seed": GRADER_SEED,
-               "questions": self.exercise.question_variables()}
+               "questions": self.exercise.question_variables(), "limits": limits.runner_limits()}
+        files = module_files()
         grader_files = {"job.json": json.dumps(job).encode(),
-                        "sandbox_runner.py": (TOOLS / "sandbox_runner.py").read_bytes(),
-                        "answers.py": (TOOLS / "answers.py").read_bytes()}
+                        **{name: files[name].read_bytes() for name in SANDBOX_MODULES}}
         binds = {}
         if self.cache is not None and writable_cache:
             binds = {f"{sandbox.GRADER_DIR}/pycache": (self.cache / "pycache", True),
@@ -425,7 +417,7 @@ class Grader:
             for font_list in sorted((self.cache / "matplotlib").glob("fontlist-*.json")):
                 home_files[f".cache/matplotlib/{font_list.name}"] = font_list.read_bytes()
         result = self.runner.run([sys.executable, "{grader}/sandbox_runner.py", "{grader}/job.json"],
-                                 timeout=self.timeout + STARTUP_SECONDS, home_files=home_files,
+                                 timeout=self.timeout + limits.STARTUP_SECONDS, home_files=home_files,
                                  grader_files=grader_files, binds=binds, slot=slot)
         notes = []
         if self.check_cells and not set(self.check_cells) <= {c.source.strip() for c in cells}:
@@ -437,7 +429,7 @@ class Grader:
         if result.timed_out:
             return self._zero(TIMED_OUT, [message("stopped hard", seconds=self.timeout)] + notes)
         try:  # the report comes from inside the sandbox: bounded, and checked field by field below
-            report = json.loads(result.output) if len(result.output) <= MAX_REPORT_BYTES else {"cells": []}
+            report = json.loads(result.output) if len(result.output) <= limits.MAX_REPORT_BYTES else {"cells": []}
         except (ValueError, RecursionError):
             report = None
         if not isinstance(report, dict) or not isinstance(report.get("cells"), list) or report.get("runner_error"):
@@ -542,27 +534,27 @@ def _type_name(text) -> str:
 
 # The answer key, once: the cache of compiled files and a check that the sandbox can run it -----
 
-def fingerprint(exercise: Exercise) -> str:
+def fingerprint(exercise: Exercise, lock: Path | None = None) -> str:
+    """What the answer key's verdict depends on: the key, the checks, the grader's own files, this
+    Python installation and the environment's lock file (if the book has one)."""
     digest = hashlib.sha256()
     parts = [exercise.key, *sorted(exercise.checks.glob("q*.py")), *sorted(exercise.public_checks.glob("q*.py")),
-             *(TOOLS / name for name in ("grade.py", "checks.py", "answers.py", "sandbox.py", "sandbox_runner.py")),
-             Path(sys.prefix) / "pyvenv.cfg"]
+             *module_files().values(), Path(sys.prefix) / "pyvenv.cfg"]
     for part in parts:
         if part is not None and part.exists():
             digest.update(part.name.encode() + b"\0" + part.read_bytes() + b"\0")
-    lock = TOOLS.parent / "requirements.lock"
-    if lock.exists():
+    if lock is not None and lock.exists():
         digest.update(lock.read_bytes())
     return digest.hexdigest()
 
 
-def verify_answer_key(grader: Grader) -> None:
+def verify_answer_key(grader: Grader, lock: Path | None = None) -> None:
     """Grade the answer key in the sandbox (filling the compiled-file cache); it must score full marks."""
     exercise, cache = grader.exercise, grader.cache
     if exercise.key is None or not exercise.key.exists() or cache is None:
         return
     marker = cache / f"{exercise.name}.key-ok"
-    expected = fingerprint(exercise)
+    expected = fingerprint(exercise, lock)
     if marker.exists() and marker.read_text() == expected:
         return
     print(f"Grading the answer key {exercise.key.name} first (once per change)...", flush=True)
@@ -571,7 +563,7 @@ def verify_answer_key(grader: Grader) -> None:
     owner = grader.runner.uid(0) if (os.geteuid() == 0 and grader.runner.isolated) else None
     if owner is not None:
         _chown_tree(cache, owner)
-    timeout, grader.timeout = grader.timeout, max(grader.timeout, DEFAULT_TIMEOUT)  # cold caches are slow
+    timeout, grader.timeout = grader.timeout, max(grader.timeout, limits.DEFAULT_TIMEOUT)  # cold caches are slow
     try:
         graded = grader.grade(exercise.key, writable_cache=True)
     finally:
@@ -717,37 +709,29 @@ def readable_roots() -> list[Path]:
     return roots
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("exercise")
-    parser.add_argument("submissions", type=Path)
-    parser.add_argument("--out", type=Path, default=None,
-                        help="score table (default: SUBMISSIONS-EXERCISE-scores.csv beside the folder)")
-    parser.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="seconds allowed per submission")
-    parser.add_argument("--fresh", action="store_true", help="regrade every submission, even final rows")
-    parser.add_argument("--jobs", type=int, default=1, help="submissions graded at the same time (default 1)")
-    parser.add_argument("--unisolated", action="store_true",
-                        help="run submissions WITHOUT a sandbox, with your user's full access (trusted work only)")
-    args = parser.parse_args(argv)
-    from book_layout import ROOT
-
-    folder = args.submissions.resolve()
+def grade_folder(exercise_name: str, submissions: Path, book: Path, out: Path | None = None,
+                 timeout: int = limits.DEFAULT_TIMEOUT, jobs: int = 1, fresh: bool = False,
+                 unisolated: bool = False) -> int:
+    """Grade every file in `submissions` for one exercise of the book in the folder `book` into a
+    score table (`out`, by default SUBMISSIONS-EXERCISE-scores.csv beside the folder)."""
+    book = book.resolve()
+    folder = submissions.resolve()
     if not folder.is_dir():
-        raise SystemExit(f"{args.submissions} is not a folder of submitted notebooks.")
-    out = (args.out or folder.parent / f"{folder.name}-{args.exercise}-scores.csv").resolve()
-    exercise = Exercise.from_repository(args.exercise, ROOT)
-    if args.unisolated:
+        raise SystemExit(f"{submissions} is not a folder of submitted notebooks.")
+    out = (out or folder.parent / f"{folder.name}-{exercise_name}-scores.csv").resolve()
+    exercise = Exercise.from_book(exercise_name, book)
+    if unisolated:
         print("=" * 78 + "\nUNISOLATED: submissions run WITHOUT a sandbox, as your user, able to read and change\n"
               "anything you can, the answer keys and this score table included. Use it only for\n"
               "notebooks you trust.\n" + "=" * 78, flush=True)
-    runner = make_runner(args.unisolated, readable_roots(), sandbox_environment())
-    cache = ROOT / "_build" / "grader-cache"
+    runner = make_runner(unisolated, readable_roots(), sandbox_environment())
+    cache = book / "_build" / "grader-cache"
     os.environ["PYTHONPYCACHEPREFIX"] = str(cache / "pycache")  # the checking processes share the cache
-    grader = Grader(exercise, runner, args.timeout, cache=cache)
-    verify_answer_key(grader)
+    grader = Grader(exercise, runner, timeout, cache=cache)
+    verify_answer_key(grader, lock=book / "requirements.lock")
 
     columns = ["submission", *grader.questions, "total", "status", "message"]
-    rows = {} if args.fresh else read_table(out, columns)
+    rows = {} if fresh else read_table(out, columns)
     todo = []
     for name, kind in entries(folder, out):
         previous = rows.get(display_name(name))
@@ -756,7 +740,7 @@ def main(argv=None):
         else:
             todo.append((name, kind))
     slots = queue.Queue()
-    for slot in range(max(1, args.jobs)):
+    for slot in range(max(1, jobs)):
         slots.put(slot)
 
     def grade_entry(name: str, kind: str) -> Graded:
@@ -771,7 +755,7 @@ def main(argv=None):
         finally:
             slots.put(slot)
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(grade_entry, name, kind): name for name, kind in todo}
         for future in concurrent.futures.as_completed(futures):
             name, graded = futures[future], future.result()
@@ -786,10 +770,7 @@ def main(argv=None):
     print(f"Scores written to {out}")
     if runner.isolated and os.geteuid() == 0:
         print(f"Sandboxes ran as users {', '.join(map(str, runner.users()))} (this run's own)")
-    if args.unisolated:
+    if unisolated:
         print("UNISOLATED run: these submissions were not sandboxed.")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

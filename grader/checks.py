@@ -1,6 +1,6 @@
 """An exercise's checks, run by the grader outside the sandbox on a submission's exported answers.
 
-The check files are otter-grader exception-based test files (tools/student_materials.py writes
+The check files are otter-grader exception-based test files (the book's tools/student_materials.py writes
 them): one per question, each case a function whose arguments name notebook variables. They are
 loaded and scored with otter's own machinery (`otter.test_files.ExceptionTestFile`: cases, points,
 `all_or_nothing`, score), but run here by a short loop of our own rather than by otter's `run`,
@@ -24,10 +24,9 @@ import resource
 import signal
 from pathlib import Path
 
-CASE_SECONDS = 30
-CHECKS_SECONDS = 300
-MEMORY = 4 << 30
-PRELOAD = ["checks", "answers", "numpy", "pandas", "xarray", "scipy.stats", "arviz", "otter.test_files",
+from grader import limits
+
+PRELOAD = ["grader.checks", "grader.answers", "numpy", "pandas", "xarray", "scipy.stats", "arviz", "otter.test_files",
            "hierarchical_helpers"]
 
 
@@ -86,20 +85,21 @@ def run_checks(export_text: str, checks: str, public_checks: str, snapshots: dic
     """Every case of every check file on the exported answers: one dict per case, with the
     question's score from otter. A question with a snapshot (its variables exported when its
     check cell ran) is checked on that, any other on the final export. Runs in the checking process."""
-    import answers
     from otter.test_files import ExceptionTestFile
+
+    from grader import answers
     from otter.test_files.abstract_test import TestCaseResult
 
     files = check_files(Path(checks))
     names = sorted({n for path in files.values() for case in arguments(path) for n in case})
-    final = answers.read(export_text, names)
+    final = answers.read(export_text, names, limits.answer_limits())
     snapshots = snapshots or {}
     results = []
     signal.signal(signal.SIGALRM, _alarm)
     for question, path in files.items():
         test_file = ExceptionTestFile.from_file(str(path))
         messages = authored_messages(Path(public_checks) / path.name)
-        values = answers.read(snapshots[question], names) if question in snapshots else final
+        values = answers.read(snapshots[question], names, limits.answer_limits()) if question in snapshots else final
         case_results = []
         for number, case in enumerate(test_file.test_cases):
             function = case.body.test_func
@@ -119,7 +119,7 @@ def run_checks(export_text: str, checks: str, public_checks: str, snapshots: dic
 
 
 def _run_case(function, argument_names: list[str], values: dict, messages: set[str]) -> dict:
-    import answers
+    from grader import answers
 
     for name in argument_names:
         value = values.get(name, answers.MISSING)
@@ -131,7 +131,7 @@ def _run_case(function, argument_names: list[str], values: dict, messages: set[s
             return {"passed": False, "reason": value.reason, "variable": name, "type": value.type_name,
                     "holds": getattr(value, "holds", "")}
     kwargs = {name: copy.deepcopy(values[name]) for name in argument_names}
-    signal.alarm(CASE_SECONDS)
+    signal.alarm(limits.CASE_SECONDS)
     try:
         function(**kwargs)
     except _CaseTimeout:
@@ -149,7 +149,7 @@ def _run_case(function, argument_names: list[str], values: dict, messages: set[s
 def _child(connection, export_text: str, checks: str, public_checks: str, snapshots: dict) -> None:
     import warnings
 
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
+    resource.setrlimit(resource.RLIMIT_AS, (limits.CHECKS_MEMORY, limits.CHECKS_MEMORY))
     warnings.simplefilter("ignore")  # a warning prints a check's source line on the instructor's console
     try:
         payload = {"results": run_checks(export_text, checks, public_checks, snapshots)}
@@ -182,7 +182,7 @@ class Checker:
         process.start()
         send.close()
         payload = None
-        if receive.poll(CHECKS_SECONDS):
+        if receive.poll(limits.CHECKS_SECONDS):
             try:
                 payload = json.loads(receive.recv_bytes())
             except (EOFError, OSError, ValueError):

@@ -27,9 +27,6 @@ from __future__ import annotations
 FORMAT = 1
 EXPORTED_GROUPS = ("posterior", "sample_stats", "log_likelihood", "posterior_predictive", "observed_data",
                    "prior", "prior_predictive", "constant_data")
-MAX_BYTES = 64 * 1024 * 1024  # of array data in one export
-MAX_DEPTH = 16
-MAX_ITEMS = 100_000  # elements of one list, tuple, set or dict
 ARRAY_KINDS = "biufcUSMm"  # bool, integers, floats, complex, strings, bytes, dates and durations
 
 
@@ -57,11 +54,21 @@ MISSING = Missing()
 
 # Inside the sandbox: encoding ----------------------------------------------------------------
 
-def export(namespace, names, path):
-    """Write `names` from `namespace` to `path` as JSON; never raises for a bad value."""
+class _Budget:
+    """The limits of one export (grader/limits.py's `answer_limits()`) and the array bytes left."""
+
+    def __init__(self, limits):
+        self.bytes_left = int(limits["array_bytes"])
+        self.depth = int(limits["depth"])
+        self.items = int(limits["items"])
+
+
+def export(namespace, names, path, limits):
+    """Write `names` from `namespace` to `path` as JSON; never raises for a bad value. `limits`
+    are grader/limits.py's `answer_limits()`, passed in: inside the sandbox this source runs alone."""
     import json
 
-    budget = [MAX_BYTES]
+    budget = _Budget(limits)
     answers = {}
     for name in names:
         if name not in namespace:
@@ -108,7 +115,7 @@ def _module_of(value) -> str:
 def _encode(value, depth, budget):
     import sys
 
-    if depth > MAX_DEPTH:
+    if depth > budget.depth:
         raise _TooLarge
     kind = type(value)
     if value is None:
@@ -128,12 +135,12 @@ def _encode(value, depth, budget):
     if _is_exact_number(value):
         return {"kind": "float", "value": repr(float(value))}
     if kind in (list, tuple, set, frozenset):
-        if len(value) > MAX_ITEMS:
+        if len(value) > budget.items:
             raise _TooLarge
         items = sorted(value, key=repr) if kind in (set, frozenset) else value
         return {"kind": kind.__name__, "items": [_encode(item, depth + 1, budget) for item in items]}
     if kind is dict:
-        if len(value) > MAX_ITEMS:
+        if len(value) > budget.items:
             raise _TooLarge
         return {"kind": "dict", "items": [[_encode(k, depth + 1, budget), _encode(v, depth + 1, budget)]
                                           for k, v in value.items()]}
@@ -174,9 +181,9 @@ def _npy(array, budget):
     import numpy
 
     array = _plain_array(array)
-    if array.nbytes > budget[0]:  # checked before it is spent: a refused array costs the others nothing
+    if array.nbytes > budget.bytes_left:  # checked before it is spent: a refused array costs the others nothing
         raise _TooLarge
-    budget[0] -= array.nbytes
+    budget.bytes_left -= array.nbytes
     buffer = io.BytesIO()
     numpy.save(buffer, array, allow_pickle=False)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -260,11 +267,12 @@ def _encode_xarray(value, depth, budget):
 
 # Outside the sandbox: decoding ---------------------------------------------------------------
 
-def read(text: str | bytes, names: list[str]) -> dict:
-    """The answers of an export file, by name: objects, MISSING or Unsupported; never raises."""
+def read(text: str | bytes, names: list[str], limits: dict) -> dict:
+    """The answers of an export file, by name: objects, MISSING or Unsupported; never raises.
+    `limits` are those the export was written under (grader/limits.py's `answer_limits()`)."""
     import json
 
-    if len(text) > 2 * MAX_BYTES:
+    if len(text) > 2 * limits["array_bytes"]:
         return {name: Unsupported("?", "too large") for name in names}
     try:
         data = json.loads(text)
@@ -277,14 +285,14 @@ def read(text: str | bytes, names: list[str]) -> dict:
     for name in names:
         encoded = answers.get(name, {"kind": "missing"})
         try:
-            result[name] = _decode(encoded, 0)
+            result[name] = _decode(encoded, 0, limits)
         except Exception:  # noqa: BLE001 - a hostile or damaged export
             result[name] = Unsupported("?", "unreadable")
     return result
 
 
-def _decode(node, depth):
-    if depth > MAX_DEPTH or not isinstance(node, dict):
+def _decode(node, depth, limits):
+    if depth > limits["depth"] or not isinstance(node, dict):
         raise ValueError("bad node")
     kind = node.get("kind")
     if kind == "missing":
@@ -313,28 +321,28 @@ def _decode(node, depth):
     if kind == "str":
         return _typed(node["value"], str)
     if kind in ("list", "tuple", "set", "frozenset"):
-        items = [_decode(item, depth + 1) for item in _typed(node["items"], list)[:MAX_ITEMS]]
+        items = [_decode(item, depth + 1, limits) for item in _typed(node["items"], list)[:limits["items"]]]
         return {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}[kind](items)
     if kind == "dict":
-        return {_decode(k, depth + 1): _decode(v, depth + 1) for k, v in _typed(node["items"], list)[:MAX_ITEMS]}
+        return {_decode(k, depth + 1, limits): _decode(v, depth + 1, limits) for k, v in _typed(node["items"], list)[:limits["items"]]}
     if kind == "ndarray":
         return _array(node["npy"])
     if kind == "scalar":
         return _array(node["npy"])[()]
     if kind in ("index", "multiindex"):
-        return _index(node, depth)
+        return _index(node, depth, limits)
     if kind == "series":
         import pandas as pd
 
         values = _array(node["npy"])
-        index = _index(node["index"], depth)
+        index = _index(node["index"], depth, limits)
         if len(index) != len(values) or values.ndim != 1:
             raise ValueError("series shape")
-        return pd.Series(values, index=index, name=_decode(node["name"], depth + 1))
+        return pd.Series(values, index=index, name=_decode(node["name"], depth + 1, limits))
     if kind == "dataframe":
         import pandas as pd
 
-        index, columns = _index(node["index"], depth), _index(node["columns"], depth)
+        index, columns = _index(node["index"], depth, limits), _index(node["columns"], depth, limits)
         data = [_array(column) for column in _typed(node["data"], list)]
         if len(data) != len(columns) or any(c.ndim != 1 or len(c) != len(index) for c in data):
             raise ValueError("dataframe shape")
@@ -345,7 +353,7 @@ def _decode(node, depth):
         import xarray as xr
 
         return _restack(xr.DataArray(_array(node["npy"]), dims=_dims(node), coords=_coords(node),
-                                     name=_decode(node["name"], depth + 1)), node)
+                                     name=_decode(node["name"], depth + 1, limits)), node)
     if kind == "dataset":
         return _dataset(node)
     if kind == "datatree":
@@ -376,17 +384,17 @@ def _array(encoded):
     return array
 
 
-def _index(node, depth):
+def _index(node, depth, limits):
     import pandas as pd
 
     node = _typed(node, dict)
     if node.get("kind") == "multiindex":
         levels = [_array(level) for level in _typed(node["levels"], list)]
-        names = [_decode(name, depth + 1) for name in _typed(node["names"], list)]
+        names = [_decode(name, depth + 1, limits) for name in _typed(node["names"], list)]
         return pd.MultiIndex.from_arrays(levels, names=names)
     if node.get("kind") != "index":
         raise ValueError("index")
-    return pd.Index(_array(node["npy"]), name=_decode(node["name"], depth + 1))
+    return pd.Index(_array(node["npy"]), name=_decode(node["name"], depth + 1, limits))
 
 
 def _dims(node) -> list[str]:

@@ -1,9 +1,9 @@
 """Runs one submitted notebook inside the grader's sandbox and reports what happened.
 
-Usage (by tools/grade.py, inside the sandbox): python sandbox_runner.py job.json
+Usage (by grader/grade.py, inside the sandbox): python sandbox_runner.py job.json
 
 The job names the notebook, the variables to export (all of them, and those each question's
-checks take), the time allowed and the random seed. The notebook runs top to bottom in a fresh
+checks take), the time allowed, the random seed and the limits (grader/limits.py). The notebook runs top to bottom in a fresh
 kernel of this Python, whatever kernel it names, with errors allowed (a raising cell is recorded
 and the next one runs). Right after a cell that runs a question's check (`grader.check("q3")`),
 `answers.export` writes that question's variables as plain data: its snapshot, which the grader
@@ -27,8 +27,6 @@ import sys
 import time
 from pathlib import Path
 
-EXPORT_SECONDS = 30  # for the export after the last cell, on top of the notebook's time
-SNAPSHOT_BYTES = 48 * 1024 * 1024  # of all the questions' snapshots together, as exported text
 CHECK_CALL = re.compile(r"""grader\.check\(\s*["'](q\d+)["']\s*\)""")
 SEED_CODE = "__import__('random').seed({seed}); __import__('numpy').random.seed({seed})"
 EXPORT_CODE = '''
@@ -36,7 +34,7 @@ def _grader_export():
     import builtins
     namespace = {{"__name__": "_grader_answers", "__builtins__": builtins}}
     builtins.exec(builtins.compile({source!r}, "grader-answers", "exec"), namespace)
-    namespace["export"](builtins.globals(), {names!r}, {path!r})
+    namespace["export"](builtins.globals(), {names!r}, {path!r}, {limits!r})
 _grader_export()
 del _grader_export
 '''
@@ -105,6 +103,7 @@ def session(job, cells, stop, deadline, report, home, scratch, kernels, record) 
     from nbclient.exceptions import DeadKernelError
 
     # The grader's own two cells (seeds, export) run after the notebook's, at their own indices.
+    limits = job["limits"]  # grader/limits.py's runner_limits(): this file runs alone in the sandbox
     setup = nbformat.v4.new_code_cell(SEED_CODE.format(seed=int(job["seed"])))
     answers_source = (Path(__file__).parent / "answers.py").read_text()
 
@@ -113,7 +112,7 @@ def session(job, cells, stop, deadline, report, home, scratch, kernels, record) 
         (a folder made where an earlier session wrote cannot block it)."""
         path = scratch / f"grader-answers-{secrets.token_hex(12)}.json"
         return nbformat.v4.new_code_cell(EXPORT_CODE.format(source=answers_source, names=list(names),
-                                                            path=str(path))), path
+                                                            path=str(path), limits=limits["answers"])), path
 
     export, export_path = export_cell(job["names"])
     questions = job.get("questions", {})
@@ -123,12 +122,12 @@ def session(job, cells, stop, deadline, report, home, scratch, kernels, record) 
     manager = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(scratch / "kernel"),
                                  kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
     client = NotebookClient(
-        nb, km=manager, allow_errors=True, interrupt_on_timeout=True, startup_timeout=120,
+        nb, km=manager, allow_errors=True, interrupt_on_timeout=True, startup_timeout=limits["kernel_start_seconds"],
         error_on_timeout={"ename": "GraderTimeout", "evalue": "", "traceback": []},
         record_timing=False, resources={"metadata": {"path": str(home)}},
     )
     with client.setup_kernel(cwd=str(home)):
-        client.timeout = 60
+        client.timeout = limits["setup_cell_seconds"]
         client.execute_cell(setup, len(cells))
         for index, cell in enumerate(cells[:stop]):
             if cell.cell_type != "code":
@@ -148,7 +147,7 @@ def session(job, cells, stop, deadline, report, home, scratch, kernels, record) 
             cell.outputs = []  # the grader needs none of it; megabytes of output are dropped at once
             for question in dict.fromkeys(CHECK_CALL.findall(cell.source)):
                 if question in questions and time.monotonic() < deadline:
-                    if snapshot(client, nb, export_cell(questions[question]), len(cells) + 2, report, question):
+                    if snapshot(client, nb, export_cell(questions[question]), len(cells) + 2, report, question, limits):
                         return index
             if time.monotonic() >= deadline:
                 log(f"time is up in cell {index}")
@@ -156,7 +155,7 @@ def session(job, cells, stop, deadline, report, home, scratch, kernels, record) 
                 break
             if record:
                 report["cells"].append({"index": index, "error": _name(errors[0]) if errors else None})
-        client.timeout = EXPORT_SECONDS
+        client.timeout = limits["export_seconds"]
         log("export")
         try:
             client.execute_cell(export, len(cells) + 1)
@@ -171,14 +170,14 @@ def session(job, cells, stop, deadline, report, home, scratch, kernels, record) 
         return None
 
 
-def snapshot(client, nb, cell_and_path, index, report, question) -> bool:
+def snapshot(client, nb, cell_and_path, index, report, question, limits) -> bool:
     """Export one question's variables as they are now (see the module's docstring). Returns True
     if the kernel died doing it."""
     from nbclient.exceptions import DeadKernelError
 
     cell, path = cell_and_path
     nb.cells[index] = cell
-    client.timeout = EXPORT_SECONDS
+    client.timeout = limits["export_seconds"]
     try:
         client.execute_cell(cell, index)
     except DeadKernelError:
@@ -191,7 +190,7 @@ def snapshot(client, nb, cell_and_path, index, report, question) -> bool:
         text = None
     snapshots = report["snapshots"]
     used = sum(len(t) for q, t in snapshots.items() if q != question)
-    if text is not None and used + len(text) <= SNAPSHOT_BYTES:
+    if text is not None and used + len(text) <= limits["snapshot_bytes"]:
         snapshots[question] = text
     else:
         snapshots.pop(question, None)  # graded on the final state instead

@@ -1,7 +1,7 @@
 """The grader on one folder of real notebook files: honest, broken, hostile and invalid submissions.
 
 Every submission is built from the student notebook and the answer key of one exercise, the way
-a student would hand it in. The folder is graded twice by `tools/grade.py` as an instructor runs
+a student would hand it in. The folder is graded twice by `book-grade grade` (grader/) as an instructor runs
 it (two at a time, short time limit), and the tests then check each row, that no cheat raised a
 score, that nothing outside the sandboxes changed, and that no process outlived the grading.
 """
@@ -343,7 +343,7 @@ def graded(tmp_path_factory):
     before_folder = _tree_hashes(folder)
     env = {**os.environ, "GRADER_SANDBOX_UID": str(SANDBOX_UID)}
     # A relative path, as an instructor types it.
-    run = [sys.executable, str(ROOT / "tools" / "grade.py"), EXERCISE, "submissions", "--out", str(scores),
+    run = [str(Path(sys.executable).parent / "book-grade"), "grade", "--book", str(ROOT), EXERCISE, "submissions", "--out", str(scores),
            "--timeout", str(TIMEOUT), "--jobs", "2"]
     started = time.monotonic()
     first = subprocess.run(run, capture_output=True, text=True, cwd=base, env=env)
@@ -378,7 +378,7 @@ def _scores(row):
 
 
 def test_every_file_has_exactly_one_row(graded):
-    import grade
+    from grader import grade
 
     names = sorted(p.name for p in graded["folder"].iterdir())
     shown = sorted(grade.display_name(n) for n in names)
@@ -482,7 +482,7 @@ def test_shared_memory_is_refused_and_the_rest_graded(graded):
 
 
 def test_nothing_a_submission_writes_reaches_the_console_raw(graded):
-    import grade
+    from grader import grade
 
     for run in ("first", "second"):
         console = graded[run].stdout + graded[run].stderr
@@ -594,7 +594,7 @@ def test_feedback_never_contains_solutions_or_hidden_checks(graded):
 
 
 def test_messages_come_from_the_fixed_set(graded):
-    import grade
+    from grader import grade
 
     patterns = []
     for template in grade.MESSAGES.values():
@@ -629,7 +629,7 @@ class _ForgedRunner:
         self.output = output
 
     def run(self, command, **kwargs):
-        import sandbox
+        from grader import sandbox
 
         return sandbox.Result(0, self.output, "", 0.1)
 
@@ -640,9 +640,9 @@ class _ForgedRunner:
     b'{"cells": [], "export": "{\\"format\\": 1, \\"answers\\": {\\"shrinkage_factors\\": {\\"kind\\": \\"eval\\"}}}"}',
 ])
 def test_a_forged_report_gives_a_row_not_a_crash(output, tmp_path):
-    import grade
+    from grader import grade
 
-    exercise = grade.Exercise.from_repository(EXERCISE, ROOT)
+    exercise = grade.Exercise.from_book(EXERCISE, ROOT)
     grader = grade.Grader(exercise, _ForgedRunner(output), timeout=10)
     graded = grader.grade(ROOT / "exercises" / f"{EXERCISE}.ipynb")
     assert graded.total == 0 and graded.status in (grade.GRADED, grade.GRADER_ERROR)
@@ -659,9 +659,9 @@ class _InflatedChecker:
 
 
 def test_scores_are_capped_at_the_points_possible():
-    import grade
+    from grader import grade
 
-    exercise = grade.Exercise.from_repository(EXERCISE, ROOT)
+    exercise = grade.Exercise.from_book(EXERCISE, ROOT)
     grader = grade.Grader(exercise, _ForgedRunner(b'{"cells": [], "export": "{}"}'), timeout=10)
     grader.checker = _InflatedChecker()
     grader.checker.questions = grader.questions
@@ -673,7 +673,7 @@ def test_each_folder_has_its_own_table_and_fresh_regrades(tmp_path):
     for section in ("section a", "section b"):
         (tmp_path / section).mkdir()
         (tmp_path / section / "broken.ipynb").write_text("{")
-    run = [sys.executable, str(ROOT / "tools" / "grade.py"), EXERCISE]
+    run = [str(Path(sys.executable).parent / "book-grade"), "grade", "--book", str(ROOT), EXERCISE]
     for section in ("section a", "section b"):
         done = subprocess.run([*run, section], cwd=tmp_path, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr[-2000:]
@@ -715,7 +715,7 @@ def test_two_grading_runs_at_once_do_not_change_each_other_s_scores(tmp_path):
     runs = {}
     for folder in ("hog", "honest"):
         runs[folder] = subprocess.Popen(
-            [sys.executable, str(ROOT / "tools" / "grade.py"), EXERCISE, folder, "--timeout", str(TIMEOUT)],
+            [str(Path(sys.executable).parent / "book-grade"), "grade", "--book", str(ROOT), EXERCISE, folder, "--timeout", str(TIMEOUT)],
             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         time.sleep(2)  # the hog starts first
     outputs = {folder: run.communicate(timeout=900)[0] for folder, run in runs.items()}
